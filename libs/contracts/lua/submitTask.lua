@@ -1,0 +1,46 @@
+--[[
+  submitTask — accept a new task (DESIGN.md "The life of a task", step 1).
+  One atomic step: idempotency check, projection `queued`, events += submitted,
+  tasks:<priority> += the first delivery entry.
+
+  KEYS[1]  task:<id>            projection hash (must not exist yet)
+  KEYS[2]  events               stream
+  KEYS[3]  tasks:<priority>     lane stream
+  KEYS[4]  idem:<tenant>:<key>  idempotency key (untouched when ARGV[3] == '0')
+  ARGV[1]  task id
+  ARGV[2]  now, epoch ms
+  ARGV[3]  idempotency TTL in seconds; '0' = the request has no idempotency key
+  ARGV[4]  events MAXLEN (approximate trim); '0' = never trim
+  ARGV[5]  n: the number of projection field/value pairs that follow
+  ARGV[6 .. 5+2n]  projection field/value pairs
+  ARGV[6+2n ..]    lane entry field/value pairs
+
+  Returns  {1, laneEntryId}      accepted
+           {0, existingTaskId}   the idempotency key already names a task; nothing written
+           {-1}                  TASK_EXISTS: the projection already exists; nothing written
+]]
+local taskId, now, idemTtl, eventsMax = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+
+if idemTtl > 0 then
+  local existing = redis.call('GET', KEYS[4])
+  if existing then return {0, existing} end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
+
+local n = tonumber(ARGV[5])
+local proj, entry = {}, {}
+for i = 6, 5 + 2 * n do proj[#proj + 1] = ARGV[i] end
+for i = 6 + 2 * n, #ARGV do entry[#entry + 1] = ARGV[i] end
+
+local entryId = redis.call('XADD', KEYS[3], '*', unpack(entry))
+redis.call('HSET', KEYS[1], 'status', 'queued', 'attempt', '1', 'createdAt', now, 'updatedAt', now,
+  'entryId', entryId, unpack(proj))
+if idemTtl > 0 then redis.call('SET', KEYS[4], taskId, 'EX', idemTtl) end
+
+local ev = {'v', '1', 'task', taskId, 'event', 'submitted', 'at', now, 'attempt', '1', 'entry', entryId}
+if eventsMax > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', eventsMax, '*', unpack(ev))
+else
+  redis.call('XADD', KEYS[2], '*', unpack(ev))
+end
+return {1, entryId}

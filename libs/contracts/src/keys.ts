@@ -1,0 +1,73 @@
+/**
+ * The one place that knows Redis key names. Every other module asks a `Keyspace`.
+ *
+ * Layout (DESIGN.md, "Redis layout"): every key is `<prefix>:{<partition>}:<name>`.
+ * The `{partition}` hash tag puts a whole partition in one Redis Cluster slot, so a
+ * Lua script may touch any of its keys.
+ */
+export const PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Consumer group every worker reads the task lanes through. */
+export const WORKERS_GROUP = 'workers';
+
+export interface KeyspaceOptions {
+  /** Key prefix, default `ss`. Letters, digits, `_`, `-`, `.` only. */
+  prefix?: string;
+  /** Partition name inside the hash tag, default `p0`. Letters, digits, `_`, `-` only. */
+  partition?: string;
+}
+
+export interface Keyspace {
+  readonly prefix: string;
+  readonly partition: string;
+  /** Stream of delivery attempts for one priority lane; group `workers`. */
+  lane(priority: Priority): string;
+  /** All lanes, highest priority first. */
+  readonly lanes: readonly string[];
+  /** Terminal outcomes, one per task (first wins). */
+  readonly results: string;
+  readonly deadLetter: string;
+  /** Lifecycle log of every task. */
+  readonly events: string;
+  readonly heartbeats: string;
+  readonly control: string;
+  /** Sorted set of retries waiting for their backoff. */
+  readonly delayed: string;
+  /** Projection hash of one task. */
+  task(taskId: string): string;
+  /** Idempotency key → task id. */
+  idem(tenant: string, key: string): string;
+}
+
+const PREFIX_RE = /^[A-Za-z0-9_.-]{1,32}$/;
+const PARTITION_RE = /^[A-Za-z0-9_-]{1,32}$/;
+
+export function keyspace(options: KeyspaceOptions = {}): Keyspace {
+  const prefix = options.prefix ?? 'ss';
+  const partition = options.partition ?? 'p0';
+  if (!PREFIX_RE.test(prefix)) throw new Error(`invalid key prefix ${JSON.stringify(prefix)}: use 1-32 of [A-Za-z0-9_.-]`);
+  if (!PARTITION_RE.test(partition)) throw new Error(`invalid partition ${JSON.stringify(partition)}: use 1-32 of [A-Za-z0-9_-]`);
+  const base = `${prefix}:{${partition}}:`;
+  const lane = (p: Priority): string => `${base}tasks:${p}`;
+  return {
+    prefix,
+    partition,
+    lane,
+    lanes: PRIORITIES.map(lane),
+    results: `${base}results`,
+    deadLetter: `${base}dead-letter`,
+    events: `${base}events`,
+    heartbeats: `${base}heartbeats`,
+    control: `${base}control`,
+    delayed: `${base}delayed`,
+    task: (taskId) => `${base}task:${taskId}`,
+    // Tenant and key are caller-supplied: encode them so neither can forge another key.
+    idem: (tenant, key) => `${base}idem:${encodeURIComponent(tenant)}:${encodeURIComponent(key)}`,
+  };
+}
+
+/** The priority a lane key belongs to, or undefined for a key that is not a lane of `ks`. */
+export function laneOf(ks: Keyspace, streamKey: string): Priority | undefined {
+  return PRIORITIES.find((p) => ks.lane(p) === streamKey);
+}

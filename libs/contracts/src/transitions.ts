@@ -1,0 +1,199 @@
+/**
+ * Typed access to the Lua transitions in `../lua`. Each state change of a task is ONE
+ * script call: it changes the projection, appends its event and acks in the same
+ * round trip, so the log and the state cannot drift and no crash can split them.
+ *
+ * Scripts run through EVALSHA keyed by the SHA-1 of their text (ioredis falls back to
+ * EVAL after NOSCRIPT, e.g. after a Redis restart). Two releases running side by side
+ * during a rolling update therefore never run each other's Lua.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { TransitionError } from './errors';
+import { WORKERS_GROUP, type Keyspace, type Priority } from './keys';
+import { encodeResultEntry, encodeTaskEntry, objectToFields, type ResultEntry, type TaskEntry } from './codec';
+
+/** Negative script replies, mapped to typed errors in this one place. */
+export const ScriptErrorCode = {
+  TASK_EXISTS: -1,
+  NO_TASK: -2,
+} as const;
+
+const SCRIPTS = {
+  submitTask: 4,
+  claimTask: 3,
+  checkpointTask: 2,
+  completeTask: 4,
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
+const commandName = (s: ScriptName): string => `ss_${s}`;
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+function loadScripts(redis: Redis): void {
+  for (const [name, numberOfKeys] of Object.entries(SCRIPTS)) {
+    const cmd = commandName(name as ScriptName);
+    if (typeof (redis as unknown as Record<string, unknown>)[cmd] === 'function') continue;
+    const lua = readFileSync(join(__dirname, '..', '..', 'lua', `${name}.lua`), 'utf8');
+    redis.defineCommand(cmd, { lua, numberOfKeys });
+  }
+}
+
+export interface TransitionOptions {
+  /** Approximate MAXLEN for `events`; 0 = never trim. Default 1,000,000. */
+  eventsMaxLen?: number;
+  /** Approximate MAXLEN for `results`; 0 = never trim. Default 1,000,000. */
+  resultsMaxLen?: number;
+  /** Seconds a task's projection lives after its outcome; 0 = forever. Default 86,400. */
+  resultTtlSeconds?: number;
+  /** Seconds an idempotency key maps to its task. Default 86,400. */
+  idempotencyTtlSeconds?: number;
+  /** Consumer group of the task lanes. Default `workers`. */
+  group?: string;
+}
+
+export type SubmitResult = { created: true; taskId: string; entryId: string } | { created: false; taskId: string };
+export type ClaimResult =
+  | { proceed: true; checkpoint?: { provider: string; providerTaskId: string } }
+  | { proceed: false; status: string };
+export type CompleteResult = { published: true; resultId: string } | { published: false; status: string };
+
+export interface SubmitInput {
+  entry: TaskEntry;
+  /** Present when the client sent an idempotency key. */
+  idempotencyKey?: string;
+  now: number;
+}
+
+export interface ClaimInput {
+  entry: TaskEntry;
+  entryId: string;
+  consumer: string;
+  now: number;
+}
+
+export interface CompleteInput {
+  result: ResultEntry;
+  priority: Priority;
+  /** Lane entry to ack; omit when there is none (e.g. a deadline sweep). */
+  entryId?: string;
+  consumer: string;
+  now: number;
+}
+
+/** The transitions of one partition, bound to a Redis client and a keyspace. */
+export class Transitions {
+  private readonly eventsMaxLen: number;
+  private readonly resultsMaxLen: number;
+  private readonly resultTtl: number;
+  private readonly idemTtl: number;
+  private readonly group: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keyspace,
+    options: TransitionOptions = {},
+  ) {
+    this.eventsMaxLen = options.eventsMaxLen ?? 1_000_000;
+    this.resultsMaxLen = options.resultsMaxLen ?? 1_000_000;
+    this.resultTtl = options.resultTtlSeconds ?? 86_400;
+    this.idemTtl = options.idempotencyTtlSeconds ?? 86_400;
+    this.group = options.group ?? WORKERS_GROUP;
+    loadScripts(redis);
+  }
+
+  private fn(target: Redis | ChainableCommander, name: ScriptName): ScriptFn {
+    const f = (target as unknown as Record<string, ScriptFn>)[commandName(name)];
+    if (!f) throw new Error(`script ${name} not loaded`);
+    return f.bind(target);
+  }
+
+  async submit({ entry, idempotencyKey, now }: SubmitInput): Promise<SubmitResult> {
+    const k = this.keys;
+    const proj = objectToFields({
+      task: entry.taskId,
+      type: entry.type,
+      tenant: entry.tenant,
+      priority: entry.priority,
+      deadline: entry.deadline,
+    });
+    const reply = (await this.fn(this.redis, 'submitTask')(
+      k.task(entry.taskId),
+      k.events,
+      k.lane(entry.priority),
+      idempotencyKey === undefined ? k.idem(entry.tenant, '-') : k.idem(entry.tenant, idempotencyKey),
+      entry.taskId,
+      now,
+      idempotencyKey === undefined ? 0 : this.idemTtl,
+      this.eventsMaxLen,
+      proj.length / 2,
+      ...proj,
+      ...encodeTaskEntry(entry),
+    )) as [number, string?];
+    if (reply[0] === ScriptErrorCode.TASK_EXISTS) throw new TransitionError('TASK_EXISTS', `task ${entry.taskId} already exists`);
+    if (reply[0] === 0) return { created: false, taskId: String(reply[1]) };
+    return { created: true, taskId: entry.taskId, entryId: String(reply[1]) };
+  }
+
+  /**
+   * Queues claim calls for many entries on one pipeline (one round trip for a whole
+   * XREADGROUP batch). Decode each reply with `Transitions.claimReply`.
+   */
+  claimOn(pipeline: ChainableCommander, { entry, entryId, consumer, now }: ClaimInput): void {
+    const k = this.keys;
+    const rebuild = objectToFields({
+      task: entry.taskId,
+      type: entry.type,
+      tenant: entry.tenant,
+      priority: entry.priority,
+      deadline: entry.deadline,
+      status: 'active',
+    });
+    this.fn(pipeline, 'claimTask')(
+      k.task(entry.taskId), k.events, k.lane(entry.priority),
+      entry.taskId, entryId, this.group, consumer, now, entry.attempt, this.eventsMaxLen,
+      ...rebuild,
+    );
+  }
+
+  static claimReply(reply: unknown): ClaimResult {
+    const r = reply as [number, string, string?];
+    if (r[0] === 1) {
+      return r[1] && r[2] ? { proceed: true, checkpoint: { provider: r[1], providerTaskId: r[2] } } : { proceed: true };
+    }
+    return { proceed: false, status: String(r[1]) };
+  }
+
+  async claim(input: ClaimInput): Promise<ClaimResult> {
+    const p = this.redis.pipeline();
+    this.claimOn(p, input);
+    const [[err, reply]] = (await p.exec()) as [[Error | null, unknown]];
+    if (err) throw err;
+    return Transitions.claimReply(reply);
+  }
+
+  /** Records the provider's task id. Returns false when the task already has its outcome. */
+  async checkpoint(input: { taskId: string; provider: string; providerTaskId: string; attempt: number; consumer: string; now: number }): Promise<boolean> {
+    const k = this.keys;
+    const reply = (await this.fn(this.redis, 'checkpointTask')(
+      k.task(input.taskId), k.events,
+      input.taskId, input.now, input.provider, input.providerTaskId, input.attempt, input.consumer, this.eventsMaxLen,
+    )) as number;
+    if (reply === ScriptErrorCode.NO_TASK) throw new TransitionError('NO_TASK', `task ${input.taskId} has no projection`);
+    return reply === 1;
+  }
+
+  async complete({ result, priority, entryId, consumer, now }: CompleteInput): Promise<CompleteResult> {
+    const k = this.keys;
+    const reply = (await this.fn(this.redis, 'completeTask')(
+      k.task(result.taskId), k.events, k.results, k.lane(priority),
+      result.taskId, entryId ?? '', this.group, now, result.outcome,
+      this.resultTtl, this.eventsMaxLen, this.resultsMaxLen, result.attempt, consumer,
+      ...encodeResultEntry(result),
+    )) as [number, string?];
+    if (reply[0] === ScriptErrorCode.NO_TASK) throw new TransitionError('NO_TASK', `task ${result.taskId} has no projection`);
+    if (reply[0] === 0) return { published: false, status: String(reply[1]) };
+    return { published: true, resultId: String(reply[1]) };
+  }
+}

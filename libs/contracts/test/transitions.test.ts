@@ -1,0 +1,180 @@
+import { after, before, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Redis from 'ioredis';
+import { startRedis, type RedisServer } from '@solvestream/testkit';
+import {
+  decodeEventEntry,
+  decodeResultEntry,
+  ensureWorkerGroups,
+  flattenReadReply,
+  keyspace,
+  readTask,
+  Transitions,
+  WORKERS_GROUP,
+  type ResultEntry,
+  type TaskEntry,
+} from '../src';
+
+let server: RedisServer;
+let redis: Redis;
+const ks = keyspace({ prefix: 't', partition: 'p0' });
+let tr: Transitions;
+
+before(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url);
+  tr = new Transitions(redis, ks, { resultTtlSeconds: 60 });
+});
+after(async () => {
+  await redis.quit();
+  await server.stop();
+});
+beforeEach(async () => {
+  await redis.flushall();
+  await ensureWorkerGroups(redis, ks);
+});
+
+const entry = (taskId: string, over: Partial<TaskEntry> = {}): TaskEntry => ({
+  taskId,
+  type: 'turnstile',
+  params: { websiteURL: 'https://example.com', websiteKey: '0x4AAAAAAAB' },
+  tenant: 'acme',
+  priority: 'normal',
+  attempt: 1,
+  submittedAt: 1000,
+  deadline: 999_999,
+  trace: {},
+  ...over,
+});
+const result = (taskId: string, over: Partial<ResultEntry> = {}): ResultEntry => ({
+  taskId, outcome: 'solved', tenant: 'acme', type: 'turnstile', attempt: 1, completedAt: 2000,
+  solution: { token: 'tok-' + taskId }, provider: 'sim', providerTaskId: '42', trace: {}, ...over,
+});
+
+async function events(taskId?: string): Promise<string[]> {
+  const raw = (await redis.xrange(ks.events, '-', '+')) as [string, string[]][];
+  return raw
+    .map(([id, f]) => decodeEventEntry(id, f))
+    .flatMap((d) => (d.ok && (!taskId || d.value.taskId === taskId) ? [d.value.event] : []));
+}
+
+async function readOne(consumer = 'w1') {
+  const reply = await redis.xreadgroup('GROUP', WORKERS_GROUP, consumer, 'COUNT', 10, 'STREAMS', ...ks.lanes, ...ks.lanes.map(() => '>'));
+  return flattenReadReply(reply);
+}
+
+test('submitTask: projection queued, submitted event and lane entry in one call', async () => {
+  const r = await tr.submit({ entry: entry('A'), now: 1000 });
+  assert.equal(r.created, true);
+  const view = await readTask(redis, ks, 'A');
+  assert.equal(view?.status, 'queued');
+  assert.equal(view?.tenant, 'acme');
+  assert.deepEqual(await events('A'), ['submitted']);
+  assert.equal(await redis.xlen(ks.lane('normal')), 1);
+  await assert.rejects(tr.submit({ entry: entry('A'), now: 1000 }), /TASK_EXISTS|already exists/);
+  assert.equal(await redis.xlen(ks.lane('normal')), 1, 'a refused submit writes nothing');
+});
+
+test('submitTask: one idempotency key maps to one task, even under concurrent submits', async () => {
+  const results = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => tr.submit({ entry: entry(`I${i}`), idempotencyKey: 'order-7', now: 1000 })),
+  );
+  const created = results.filter((r) => r.created);
+  assert.equal(created.length, 1);
+  assert.ok(results.every((r) => r.taskId === created[0]?.taskId));
+  assert.equal(await redis.xlen(ks.lane('normal')), 1);
+  // Another tenant with the same key gets its own task.
+  const other = await tr.submit({ entry: entry('J', { tenant: 'globex' }), idempotencyKey: 'order-7', now: 1000 });
+  assert.equal(other.created, true);
+});
+
+test('claim → checkpoint → complete: one result, entry acked and deleted, events in order', async () => {
+  await tr.submit({ entry: entry('B'), now: 1000 });
+  const [read] = await readOne();
+  assert.ok(read);
+  const claim = await tr.claim({ entry: entry('B'), entryId: read.id, consumer: 'w1', now: 1100 });
+  assert.deepEqual(claim, { proceed: true });
+  assert.equal((await readTask(redis, ks, 'B'))?.status, 'active');
+  assert.equal(await tr.checkpoint({ taskId: 'B', provider: 'sim', providerTaskId: '42', attempt: 1, consumer: 'w1', now: 1200 }), true);
+
+  const done = await tr.complete({ result: result('B'), priority: 'normal', entryId: read.id, consumer: 'w1', now: 2000 });
+  assert.equal(done.published, true);
+  const view = await readTask(redis, ks, 'B');
+  assert.equal(view?.status, 'solved');
+  assert.deepEqual(view?.solution, { token: 'tok-B' });
+  assert.ok((await redis.ttl(ks.task('B'))) > 0, 'terminal projection gets a TTL');
+  const results = (await redis.xrange(ks.results, '-', '+')) as [string, string[]][];
+  assert.equal(results.length, 1);
+  const decoded = decodeResultEntry(results[0]![1]);
+  assert.ok(decoded.ok && decoded.value.solution?.token === 'tok-B');
+  const pending = (await redis.xpending(ks.lane('normal'), WORKERS_GROUP)) as [number];
+  assert.equal(pending[0], 0, 'entry acked');
+  assert.equal(await redis.xlen(ks.lane('normal')), 0, 'entry deleted');
+  assert.deepEqual(await events('B'), ['submitted', 'claimed', 'provider-submitted', 'solved']);
+});
+
+test('first result wins: a second outcome is a duplicate event, never published', async () => {
+  await tr.submit({ entry: entry('C'), now: 1000 });
+  const [read] = await readOne();
+  await tr.claim({ entry: entry('C'), entryId: read!.id, consumer: 'w1', now: 1100 });
+  const outcomes = await Promise.all([
+    tr.complete({ result: result('C'), priority: 'normal', entryId: read!.id, consumer: 'w1', now: 2000 }),
+    tr.complete({ result: result('C', { outcome: 'failed', solution: undefined, errorCode: 'X' }), priority: 'normal', entryId: read!.id, consumer: 'w2', now: 2001 }),
+  ]);
+  assert.equal(outcomes.filter((o) => o.published).length, 1);
+  assert.equal(await redis.xlen(ks.results), 1);
+  assert.equal((await readTask(redis, ks, 'C'))?.status, 'solved');
+  assert.deepEqual(await events('C'), ['submitted', 'claimed', 'solved', 'duplicate']);
+  // A checkpoint after the outcome is refused too.
+  assert.equal(await tr.checkpoint({ taskId: 'C', provider: 'sim', providerTaskId: '1', attempt: 1, consumer: 'w2', now: 3000 }), false);
+});
+
+test('claim of a finished task acks and drops the redelivered entry; claim returns the checkpoint', async () => {
+  await tr.submit({ entry: entry('D'), now: 1000 });
+  const [read] = await readOne();
+  await tr.claim({ entry: entry('D'), entryId: read!.id, consumer: 'w1', now: 1100 });
+  await tr.checkpoint({ taskId: 'D', provider: 'sim', providerTaskId: '777', attempt: 1, consumer: 'w1', now: 1200 });
+  // Another worker resumes the same entry: it learns the provider id instead of resubmitting.
+  const resumed = await tr.claim({ entry: entry('D', { attempt: 2 }), entryId: read!.id, consumer: 'w2', now: 1300 });
+  assert.deepEqual(resumed, { proceed: true, checkpoint: { provider: 'sim', providerTaskId: '777' } });
+  await tr.complete({ result: result('D'), priority: 'normal', entryId: read!.id, consumer: 'w2', now: 2000 });
+  // Redelivery after the outcome: nothing to do.
+  await redis.xadd(ks.lane('normal'), '*', 'x', '1');
+  const [again] = await readOne('w3');
+  const late = await tr.claim({ entry: entry('D'), entryId: again!.id, consumer: 'w3', now: 2100 });
+  assert.deepEqual(late, { proceed: false, status: 'solved' });
+  assert.equal(await redis.xlen(ks.lane('normal')), 0);
+});
+
+test('claim rebuilds a missing projection from the entry (streams are the truth)', async () => {
+  await tr.submit({ entry: entry('E'), now: 1000 });
+  const [read] = await readOne();
+  await redis.del(ks.task('E'));
+  const claim = await tr.claim({ entry: entry('E'), entryId: read!.id, consumer: 'w1', now: 1100 });
+  assert.equal(claim.proceed, true);
+  const view = await readTask(redis, ks, 'E');
+  assert.equal(view?.status, 'active');
+  assert.equal(view?.type, 'turnstile');
+  assert.equal(view?.tenant, 'acme');
+});
+
+test('complete of an unknown task is refused and publishes nothing', async () => {
+  await assert.rejects(tr.complete({ result: result('nope'), priority: 'normal', consumer: 'w1', now: 1 }), /no projection/);
+  assert.equal(await redis.xlen(ks.results), 0);
+});
+
+test('scripts survive a Redis restart (script cache flushed → EVAL fallback)', async () => {
+  const s = await startRedis({ aof: true });
+  const c = new Redis(s.url, { maxRetriesPerRequest: null });
+  try {
+    const t = new Transitions(c, ks);
+    await ensureWorkerGroups(c, ks);
+    await t.submit({ entry: entry('R1'), now: 1 });
+    await s.restart();
+    await t.submit({ entry: entry('R2'), now: 2 });
+    assert.equal(await c.xlen(ks.lane('normal')), 2);
+  } finally {
+    c.disconnect();
+    await s.stop();
+  }
+});

@@ -1,0 +1,49 @@
+/**
+ * Signal handling for `main.ts` files. The first SIGTERM/SIGINT runs `shutdown` (drain,
+ * close Redis, flush telemetry); a second signal, or `forceAfterMs` passing, exits at
+ * once with code 1. Components themselves never install signal handlers.
+ */
+import type { Logger } from 'pino';
+
+export interface ShutdownOptions {
+  logger: Logger;
+  shutdown: (signal: string) => Promise<void>;
+  /** Hard deadline for the whole shutdown, ms. Default 30,000. */
+  forceAfterMs?: number;
+}
+
+export function onShutdownSignal({ logger, shutdown, forceAfterMs = 30_000 }: ShutdownOptions): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error({ forceAfterMs }, 'shutdown took too long: exiting');
+      process.exit(1);
+    }, forceAfterMs);
+    force.unref();
+    shutdown(signal).then(
+      () => {
+        logger.info('stopped');
+        logger.flush?.();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+/** A stable id for this process: host, pid and a random suffix (consumer name, heartbeat id). */
+export function instanceId(service: string, hostname: string): string {
+  const rand = Math.random().toString(36).slice(2, 8);
+  return `${service}-${hostname}-${process.pid}-${rand}`;
+}
