@@ -25,6 +25,7 @@ const SCRIPTS = {
   claimTask: 3,
   checkpointTask: 2,
   completeTask: 4,
+  deadLetterEntry: 3,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 const commandName = (s: ScriptName): string => `ss_${s}`;
@@ -195,5 +196,21 @@ export class Transitions {
     if (reply[0] === ScriptErrorCode.NO_TASK) throw new TransitionError('NO_TASK', `task ${result.taskId} has no projection`);
     if (reply[0] === 0) return { published: false, status: String(reply[1]) };
     return { published: true, resultId: String(reply[1]) };
+  }
+
+  /**
+   * Moves an undecodable lane entry to `dead-letter` with `reason`, acked and deleted in
+   * the same step. `fields` is the raw entry (null when Redis lost its payload).
+   */
+  async deadLetterPoison(input: { stream: string; entryId: string; fields: string[] | null; reason: string; consumer: string; now: number }): Promise<string> {
+    const k = this.keys;
+    const fields = input.fields ?? [];
+    const taskIdx = fields.findIndex((f, i) => i % 2 === 0 && f === 'task');
+    const taskId = taskIdx >= 0 ? (fields[taskIdx + 1] ?? '').slice(0, 128) : '';
+    const raw = JSON.stringify(fields).slice(0, 1_000_000);
+    return String(await this.fn(this.redis, 'deadLetterEntry')(
+      input.stream, k.deadLetter, k.events,
+      input.entryId, this.group, input.now, input.reason, input.consumer, raw, taskId, this.eventsMaxLen,
+    ));
   }
 }

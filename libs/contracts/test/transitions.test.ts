@@ -178,3 +178,18 @@ test('scripts survive a Redis restart (script cache flushed → EVAL fallback)',
     await s.stop();
   }
 });
+
+test('deadLetterPoison: entry moves to dead-letter with its reason, acked and deleted', async () => {
+  await redis.xadd(ks.lane('normal'), '*', 'task', 'P1', 'garbage', 'yes');
+  const [read] = await readOne();
+  const dl = await tr.deadLetterPoison({ stream: read!.stream, entryId: read!.id, fields: read!.fields, reason: 'v: unsupported entry version null', consumer: 'w1', now: 5 });
+  const dead = (await redis.xrange(ks.deadLetter, '-', '+')) as [string, string[]][];
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0]![0], dl);
+  const f = Object.fromEntries(dead[0]![1].reduce<[string, string][]>((a, v, i, arr) => (i % 2 ? a : [...a, [v, arr[i + 1]!]]), []));
+  assert.equal(f.reason, 'v: unsupported entry version null');
+  assert.equal(f.task, 'P1');
+  assert.deepEqual(JSON.parse(f.raw!), ['task', 'P1', 'garbage', 'yes']);
+  assert.equal(await redis.xlen(ks.lane('normal')), 0);
+  assert.deepEqual(await events('P1'), ['dead-lettered']);
+});

@@ -1,0 +1,49 @@
+/**
+ * Worker process entry: parse env, connect, start the loop, handle signals.
+ */
+import { hostname } from 'node:os';
+import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal } from '@solvestream/core';
+import { parseWorkerEnv, primaryProvider } from './config';
+import { buildWorker } from './app';
+
+async function main(): Promise<void> {
+  let e;
+  try {
+    e = parseWorkerEnv();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`worker: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const consumer = e.WORKER_ID ?? instanceId('worker', hostname());
+  const logger = createLogger({ service: 'worker', level: e.LOG_LEVEL, base: { consumer } });
+  const onError = (err: Error): void => logger.warn({ err: err.message }, 'redis connection error');
+  const redis = createRedis({ url: e.REDIS_URL, name: consumer, role: 'worker', onError });
+  const blockingRedis = createRedis({ url: e.REDIS_URL, name: `${consumer}:read`, role: 'blocking', blockingTimeoutMs: e.BLOCK_MS + 5000, onError });
+  const provider = primaryProvider(e);
+  const { worker } = buildWorker({
+    redis, blockingRedis, logger, consumer, provider,
+    keyPrefix: e.KEY_PREFIX, partition: e.PARTITION, concurrency: e.WORKER_CONCURRENCY, blockMs: e.BLOCK_MS,
+    pollIntervalMs: e.POLL_INTERVAL_MS, pollFirstDelayScale: e.POLL_FIRST_DELAY_SCALE,
+    resultTtlSeconds: e.RESULT_TTL_SECONDS, eventsMaxLen: e.EVENTS_MAXLEN, resultsMaxLen: e.RESULTS_MAXLEN,
+  });
+  onShutdownSignal({
+    logger,
+    forceAfterMs: e.DRAIN_GRACE_MS + 15_000,
+    shutdown: async () => {
+      await worker.close(e.DRAIN_GRACE_MS);
+      logger.info({ stats: worker.stats }, 'worker drained');
+      await redis.quit().catch(() => redis.disconnect());
+      blockingRedis.disconnect();
+    },
+  });
+  await worker.start();
+  logger.info({ provider: provider.name, concurrency: e.WORKER_CONCURRENCY }, 'worker ready');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`worker: fatal: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,148 @@
+/**
+ * Solving one task: submit phase, then poll phase, then the outcome transition.
+ *
+ *   claimed ──(no checkpoint)──▶ submit ──▶ checkpoint ──▶ poll ──▶ complete
+ *   claimed ──(checkpoint)─────────────────────────────────▶ poll ──▶ complete
+ *
+ * Guarantees:
+ * - The provider's task id is written (`checkpointTask`) before anything else happens,
+ *   so whoever resumes this task polls that id instead of paying for a second solve.
+ * - Every path ends in `completeTask` (solved, or failed with a code) unless the worker
+ *   is stopping, in which case the entry stays pending for another worker to resume.
+ * - Submit errors that may clear (busy, network, auth) are retried with capped
+ *   exponential backoff until the task's deadline; permanent ones fail the task.
+ */
+import type { Logger } from '@solvestream/core';
+import type { Solution, TaskEntry, Transitions, TaskSpec } from '@solvestream/contracts';
+import { ProviderError, type ProviderErrorClass } from './provider/errors';
+import type { ProviderClient } from './provider/client';
+import type { Poller } from './provider/poller';
+import { needsSingleGet } from './provider/protocol-v1';
+
+export interface Provider {
+  client: ProviderClient;
+  poller: Poller;
+}
+
+export interface SolveDeps {
+  /** Providers by name; submits go to `primary`. */
+  providers: ReadonlyMap<string, Provider>;
+  primary: string;
+  transitions: Transitions;
+  logger: Logger;
+  clock: () => number;
+  consumer: string;
+  /** Delay from provider submit to the first poll, per type, ms. */
+  firstPollDelayMs: (type: TaskSpec['type']) => number;
+  /** Resolves after `ms`, or early (false) when the worker is stopping. */
+  sleep: (ms: number) => Promise<boolean>;
+  isStopping: () => boolean;
+}
+
+export type SolveEnd = 'solved' | 'failed' | 'duplicate' | 'abandoned';
+
+const BACKOFF: Record<Exclude<ProviderErrorClass, 'permanent'>, [base: number, cap: number]> = {
+  retry: [500, 10_000],
+  capacity: [2_000, 30_000],
+  failover: [5_000, 60_000],
+  auth: [10_000, 60_000],
+};
+
+export function backoffMs(cls: ProviderErrorClass, attempt: number): number {
+  if (cls === 'permanent') return 0;
+  const [base, cap] = BACKOFF[cls];
+  const exp = Math.min(cap, base * 2 ** Math.min(attempt, 10));
+  return Math.round(exp / 2 + Math.random() * (exp / 2)); // "equal jitter"
+}
+
+export async function solveTask(
+  d: SolveDeps,
+  entry: TaskEntry,
+  entryId: string,
+  checkpoint: { provider: string; providerTaskId: string } | undefined,
+): Promise<SolveEnd> {
+  const log = d.logger.child({ taskId: entry.taskId, attempt: entry.attempt });
+  const spec = { type: entry.type, params: entry.params } as TaskSpec;
+
+  const finish = async (r: { solution?: Solution; errorCode?: string; errorMessage?: string; provider?: string; providerTaskId?: string }): Promise<SolveEnd> => {
+    const outcome = r.solution ? 'solved' : 'failed';
+    const done = await d.transitions.complete({
+      result: {
+        taskId: entry.taskId, outcome, tenant: entry.tenant, type: entry.type, attempt: entry.attempt,
+        completedAt: d.clock(), solution: r.solution, errorCode: r.errorCode, errorMessage: r.errorMessage,
+        provider: r.provider, providerTaskId: r.providerTaskId, trace: entry.trace,
+      },
+      priority: entry.priority,
+      entryId,
+      consumer: d.consumer,
+      now: d.clock(),
+    });
+    if (!done.published) {
+      log.warn({ status: done.status }, 'task already had an outcome; this one was recorded as a duplicate');
+      return 'duplicate';
+    }
+    log.info({ outcome, errorCode: r.errorCode }, 'task finished');
+    return outcome;
+  };
+  const deadlineFailure = (providerName?: string, providerTaskId?: string) =>
+    finish({ errorCode: 'ERROR_CAPTCHA_UNSOLVABLE', errorMessage: 'deadline passed before the provider answered', provider: providerName, providerTaskId });
+
+  // Resume: a known provider id is polled, never resubmitted.
+  let provider = checkpoint ? d.providers.get(checkpoint.provider) : undefined;
+  let providerTaskId = checkpoint?.providerTaskId;
+  // A resumed task was submitted a while ago: poll it at once.
+  let firstPollAt = d.clock();
+  if (checkpoint && !provider) {
+    log.error({ provider: checkpoint.provider }, 'task was submitted to a provider that is no longer configured; submitting again');
+    providerTaskId = undefined;
+  }
+
+  if (!providerTaskId) {
+    provider = d.providers.get(d.primary);
+    if (!provider) throw new Error(`primary provider ${d.primary} is not configured`);
+    for (let attempt = 0; ; attempt++) {
+      if (d.isStopping()) return 'abandoned';
+      if (d.clock() >= entry.deadline) return deadlineFailure(provider.client.name);
+      try {
+        providerTaskId = await provider.client.submit(spec);
+        firstPollAt = d.clock() + d.firstPollDelayMs(entry.type);
+        break;
+      } catch (err) {
+        if (!(err instanceof ProviderError)) throw err;
+        if (err.errorClass === 'permanent') {
+          return finish({ errorCode: err.code, errorMessage: err.message, provider: provider.client.name });
+        }
+        const wait = Math.min(backoffMs(err.errorClass, attempt), Math.max(0, entry.deadline - d.clock()));
+        log.warn({ code: err.code, class: err.errorClass, waitMs: wait }, 'submit failed; retrying');
+        if (!(await d.sleep(wait))) return 'abandoned';
+      }
+    }
+    const recorded = await d.transitions.checkpoint({
+      taskId: entry.taskId, provider: provider.client.name, providerTaskId, attempt: entry.attempt,
+      consumer: d.consumer, now: d.clock(),
+    });
+    if (!recorded) {
+      // Someone else finished this task meanwhile: ack our entry as a duplicate.
+      return finish({ errorCode: 'DUPLICATE', errorMessage: 'task finished elsewhere', provider: provider.client.name, providerTaskId });
+    }
+    log.debug({ provider: provider.client.name, providerTaskId }, 'provider accepted task');
+  }
+  if (!provider || !providerTaskId) throw new Error('unreachable: no provider id after submit phase');
+
+  const outcome = await provider.poller.watch(providerTaskId, entry.type, {
+    firstPollAt,
+    deadline: entry.deadline,
+    single: needsSingleGet(spec),
+  });
+  const name = provider.client.name;
+  switch (outcome.state) {
+    case 'ready':
+      return finish({ solution: outcome.solution, provider: name, providerTaskId });
+    case 'error':
+      return finish({ errorCode: outcome.error.code, errorMessage: outcome.error.message, provider: name, providerTaskId });
+    case 'deadline':
+      return deadlineFailure(name, providerTaskId);
+    case 'cancelled':
+      return 'abandoned';
+  }
+}
