@@ -10,9 +10,11 @@ export interface ShutdownOptions {
   shutdown: (signal: string) => Promise<void>;
   /** Hard deadline for the whole shutdown, ms. Default 30,000. */
   forceAfterMs?: number;
+  /** Shut down when the parent process goes away (main.ts passes SS_EXIT_WITH_PARENT=1). */
+  exitWithParent?: boolean;
 }
 
-export function onShutdownSignal({ logger, shutdown, forceAfterMs = 30_000 }: ShutdownOptions): void {
+export function onShutdownSignal({ logger, shutdown, forceAfterMs = 30_000, exitWithParent = false }: ShutdownOptions): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -40,6 +42,13 @@ export function onShutdownSignal({ logger, shutdown, forceAfterMs = 30_000 }: Sh
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  // Started by the local launcher (`npm start`): stop when it dies without stopping us.
+  if (exitWithParent) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) handler('SIGTERM');
+    }, 1000).unref();
+  }
 }
 
 /** A stable id for this process: host, pid and a random suffix (consumer name, heartbeat id). */

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   onShutdownSignal({
     logger,
     forceAfterMs: e.DRAIN_GRACE_MS + 15_000,
+    exitWithParent: process.env.SS_EXIT_WITH_PARENT === '1',
     shutdown: async () => {
       await worker.close(e.DRAIN_GRACE_MS);
       logger.info({ stats: worker.stats }, 'worker drained');
