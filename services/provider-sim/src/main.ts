@@ -1,0 +1,52 @@
+/**
+ * Process entry point: reads the environment, listens, prints one
+ * `{"msg":"listening","url":"http://HOST:PORT"}` line, and closes cleanly on
+ * SIGTERM/SIGINT (exit 0; a second signal forces exit 1).
+ */
+import { buildSimulator } from './app';
+import { ConfigError, parseEnv } from './config';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = parseEnv(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`provider-sim: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const sim = buildSimulator(config.options);
+  const { app } = sim;
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      app.log.warn({ signal }, 'second signal, exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    app.log.info({ signal }, 'shutting down');
+    sim.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.log.error({ err }, 'close failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  app.log.info({ url: `http://${host}:${port}`, seed: sim.options.seed }, 'listening');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`provider-sim: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
