@@ -19,7 +19,7 @@
  * | `SIM_REPORT_WINDOW_MS` | 900000 | reports accepted this long after submit |
  * | `SIM_MAX_TASKS` | 200000 | task records kept |
  * | `SIM_FAULTS` | – | fault config JSON, as `PUT /admin/faults` |
- * | `SIM_LOG_LEVEL` | info | pino level |
+ * | `SIM_LOG_LEVEL` (or `LOG_LEVEL`) | info | pino level; the `listening` line is printed at any level |
  */
 import { KEY_PATTERN, type AccountSeed } from './accounts';
 import { FaultConfigError, parseFaults } from './fault-config';
@@ -78,6 +78,15 @@ function latencyRange(env: Env, name: string): LatencyRange | undefined {
   return { minMs, maxMs };
 }
 
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logLevel(env: Env): string {
+  const name = env.SIM_LOG_LEVEL?.trim() ? 'SIM_LOG_LEVEL' : 'LOG_LEVEL';
+  const level = env[name]?.trim().toLowerCase() || 'info';
+  if (!LEVELS.includes(level)) throw new ConfigError(`${name}=${JSON.stringify(level)}: must be one of ${LEVELS.join(', ')}`);
+  return level;
+}
+
 export function parseEnv(env: Env, now: number = Date.now()): Config {
   const latency: Partial<Record<TaskKind, LatencyRange>> = {};
   const prices: Partial<Record<TaskKind, number>> = {};
@@ -122,7 +131,7 @@ export function parseEnv(env: Env, now: number = Date.now()): Config {
       reportWindowMs: number(env, 'SIM_REPORT_WINDOW_MS', 15 * 60_000, (n) => n >= 0, 'a non-negative number'),
       maxTasks: number(env, 'SIM_MAX_TASKS', 200_000, (n) => Number.isInteger(n) && n >= 1, 'a positive integer'),
       faults,
-      logger: { level: env.SIM_LOG_LEVEL?.trim() || 'info' },
+      logger: { level: logLevel(env), base: { service: 'provider-sim', pid: process.pid } },
     },
   };
 }

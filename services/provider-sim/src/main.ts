@@ -43,7 +43,12 @@ async function main(): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  app.log.info({ url: `http://${host}:${port}`, seed: sim.options.seed }, 'listening');
+  const url = `http://${host}:${port}`;
+  // Launchers wait for this line, so it is printed whatever the log level.
+  const logger = config.options.logger;
+  const infoShown = typeof logger !== 'object' || ['info', 'debug', 'trace'].includes(logger.level);
+  if (infoShown) app.log.info({ url, seed: sim.options.seed }, 'listening');
+  else process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), service: 'provider-sim', pid: process.pid, url, seed: sim.options.seed, msg: 'listening' })}\n`);
 }
 
 main().catch((err: unknown) => {

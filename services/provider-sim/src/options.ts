@@ -43,7 +43,7 @@ export interface SimulatorOptions {
   /** The clock (epoch ms). Tests may hand in a fake one. Default `Date.now`. */
   now: () => number;
   /** Fastify logger: false (default for tests) or pino options (main.ts). */
-  logger: boolean | { level: string };
+  logger: boolean | { level: string; base?: Record<string, unknown> };
 }
 
 export function defaultOptions(): SimulatorOptions {
