@@ -26,7 +26,9 @@ import { FaultConfigError, parseFaults } from './fault-config';
 import { KIND_ENV_NAME, TASK_KINDS, type LatencyRange, type TaskKind } from './kinds';
 import type { SimulatorOverrides } from './options';
 
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
 
 export interface Config {
   port: number;

@@ -52,7 +52,9 @@ export const RULE_SECTIONS = ['errors', 'outage', 'slow', 'nonsense', 'rateLimit
 export type RuleSection = (typeof RULE_SECTIONS)[number];
 
 /** Thrown for an invalid fault configuration; the message names the offending field. */
-export class FaultConfigError extends Error {}
+export class FaultConfigError extends Error {
+  override name = 'FaultConfigError';
+}
 
 export const emptyFaults = (): FaultConfig => ({ errors: [], outage: [], slow: [], nonsense: [], rateLimit: [] });
 
