@@ -3,7 +3,7 @@
  * simulator, one producer and N workers, each from its built `dist/src/main.js`.
  */
 import { join, resolve } from 'node:path';
-import { freePort, spawnService, type ServiceProcess } from '@solvestream/testkit';
+import { freePort, spawnService, waitFor, type ServiceProcess } from '@solvestream/testkit';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 export const serviceEntry = (name: string): string => join(ROOT, 'services', name, 'dist', 'src', 'main.js');
@@ -34,19 +34,20 @@ export interface System {
 
 export async function startSystem(o: SystemOptions): Promise<System> {
   const prefix = o.keyPrefix ?? 'ss';
+  const simPort = await freePort();
+  const simUrl = `http://127.0.0.1:${simPort}`;
   const sim = spawnService({
     name: 'provider-sim',
     entry: serviceEntry('provider-sim'),
-    env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SIM_LATENCY_SCALE: '0.01', SIM_UNSOLVABLE_RATE: '0', ...o.simEnv },
+    env: { PORT: String(simPort), HOST: '127.0.0.1', SIM_LATENCY_SCALE: '0.01', SIM_UNSOLVABLE_RATE: '0', ...o.simEnv },
   });
-  const line = await sim.waitForLine('"msg":"listening"');
-  const simUrl = (JSON.parse(line) as { url: string }).url;
+  await waitHttp(`${simUrl}/health`, sim);
 
   const apiPort = await freePort();
   const producer = spawnService({
     name: 'producer',
     entry: serviceEntry('producer'),
-    env: { REDIS_URL: o.redisUrl, PORT: String(apiPort), HOST: '127.0.0.1', KEY_PREFIX: prefix, LOG_LEVEL: 'warn' },
+    env: { REDIS_URL: o.redisUrl, PORT: String(apiPort), HOST: '127.0.0.1', KEY_PREFIX: prefix },
   });
   let n = 0;
   const workers: ServiceProcess[] = [];
@@ -66,9 +67,10 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     return w;
   };
   await Promise.all(Array.from({ length: o.workers ?? 2 }, () => addWorker()));
-  await producer.waitForLine('"msg":"listening"');
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  await waitHttp(`${apiUrl}/health/ready`, producer);
   return {
-    apiUrl: `http://127.0.0.1:${apiPort}`,
+    apiUrl,
     simUrl,
     sim,
     producer,
@@ -79,4 +81,12 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       await sim.stop();
     },
   };
+}
+
+/** Waits until `url` answers 2xx; fails early with the process's last lines if it exits. */
+async function waitHttp(url: string, proc: ServiceProcess): Promise<void> {
+  await waitFor(`${proc.name} at ${url}`, async () => {
+    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited: ${proc.lines.slice(-10).join('\n')}`);
+    return (await fetch(url)).ok;
+  }, { timeoutMs: 20_000, intervalMs: 100 });
 }

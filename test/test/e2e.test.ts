@@ -45,8 +45,12 @@ test('200 tasks submitted over HTTP come back as 200 tokens, each exactly once',
       return d.value.taskId;
     });
     const duplicates = taskIds.length - new Set(taskIds).size;
-    const stats = (await (await fetch(`${system.simUrl}/admin/stats`)).json()) as { totals?: { acceptedSubmits?: number } };
-    console.log(`accepted=${N} answered=${solved.length} results=${results.length} duplicates=${duplicates} providerSubmits=${JSON.stringify(stats.totals ?? stats)}`);
+    const stats = (await (await fetch(`${system.simUrl}/admin/stats`)).json()) as { total: { submits: number; charges: number; polls: number } };
+    const calls = stats.total.submits + stats.total.polls;
+    console.log(`accepted=${N} answered=${solved.length} results=${results.length} duplicates=${duplicates} ` +
+      `provider: submits=${stats.total.submits} charges=${stats.total.charges} polls=${stats.total.polls} calls/task=${(calls / N).toFixed(2)}`);
+    assert.equal(stats.total.submits, N, 'one provider submit per task');
+    assert.equal(stats.total.charges, N, 'each solve paid once');
     assert.equal(results.length, N, 'one results entry per task');
     assert.equal(duplicates, 0);
     for (const lane of ks.lanes) {
