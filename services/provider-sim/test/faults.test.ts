@@ -153,6 +153,10 @@ describe('fault injection', () => {
     await new Promise((r) => setTimeout(r, 20));
     assert.equal((await balanceText(t, key)).status, 500);
     assert.equal((await getQ(t.url, '/res.php', { key, action: 'get', id: json.request })).text, 'ERROR_CAPTCHA_UNSOLVABLE');
+    await admin(t.url, '/admin/faults', { method: 'PATCH', body: JSON.stringify({ unsolvableRate: null, numericIds: null }) });
+    const cleared = await admin<Record<string, unknown>>(t.url, '/admin/faults');
+    assert.deepEqual([cleared.unsolvableRate, cleared.numericIds], [undefined, undefined]);
+    assert.equal(typeof JSON.parse((await submitText(t, key, 1)).text).request, 'string');
   });
 
   it('rejects an invalid fault config with HTTP 400 naming the field', async () => {

@@ -52,13 +52,13 @@ describe('latency', () => {
   });
 
   it('tasks become ready in real time after their latency', async () => {
-    const t = await startSim({ latency: { recaptcha_v2: { minMs: 50, maxMs: 50 } } });
+    const t = await startSim({ latency: { recaptcha_v2: { minMs: 300, maxMs: 300 } } });
     try {
       const key = newKey();
       const id = await submitV2(t.url, key);
       const res = () => fetch(`${t.url}/res.php?key=${key}&action=get&id=${id}`).then((r) => r.text());
       assert.equal(await res(), 'CAPCHA_NOT_READY');
-      await new Promise((r) => setTimeout(r, 80));
+      await new Promise((r) => setTimeout(r, 350));
       assert.match(await res(), /^OK\|03A/);
     } finally {
       await t.close();
