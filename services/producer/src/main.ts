@@ -28,7 +28,7 @@ function connectionErrorLog(logger: Logger, connection: string, everyMs = 30_000
       suppressed++;
       return;
     }
-    logger.warn({ connection, err: { message: err.message, code: (err as NodeJS.ErrnoException).code }, suppressed }, 'redis connection error');
+    logger.warn({ connection, error: err.message, code: (err as NodeJS.ErrnoException).code, suppressed }, 'redis connection error');
     last = now;
     suppressed = 0;
   };

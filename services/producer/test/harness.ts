@@ -105,6 +105,29 @@ export const VALID_PARAMS = {
 /** Base64 of an `bytes`-byte "image" (content is irrelevant to validation). */
 export const imageOfBytes = (bytes: number): string => Buffer.alloc(bytes, 0x89).toString('base64');
 
+/** The JSON bodies the API answers with, loosely typed for assertions. */
+export interface ApiJson {
+  id?: string;
+  status?: string;
+  type?: string;
+  priority?: string;
+  attempt?: number;
+  createdAt?: string;
+  updatedAt?: string;
+  completedAt?: string;
+  solution?: Record<string, string>;
+  error?: { code: string; message: string; field?: string };
+  redis?: string;
+  checks?: { redis: string; workersGroup: string };
+  [key: string]: unknown;
+}
+
+/** GET through `app.inject`. */
+export async function get(app: FastifyInstance, url: string): Promise<{ status: number; json: ApiJson }> {
+  const res = await app.inject({ method: 'GET', url });
+  return { status: res.statusCode, json: res.json() as ApiJson };
+}
+
 export async function submit(app: FastifyInstance, body: unknown): Promise<{ id: string; status: number; json: Record<string, unknown> }> {
   const res = await app.inject({ method: 'POST', url: '/v1/tasks', payload: body as Record<string, unknown> });
   const json = res.json() as Record<string, unknown>;

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeTaskEntry, readTask, TASK_TYPES, DEFAULT_DEADLINE_SECONDS, IMAGE_MAX_BYTES } from '@solvestream/contracts';
-import { imageOfBytes, startHarness, submit, VALID_PARAMS, type Harness } from './harness';
+import { imageOfBytes, startHarness, VALID_PARAMS, type Harness } from './harness';
 
 let h: Harness;
 before(async () => {
