@@ -56,6 +56,16 @@ function taskResult(state: SimulatorState, account: Account, body: Params): Rend
 
 type Method = (state: SimulatorState, account: Account, body: Params, ip: string) => Rendered;
 
+/** A report method: `good` or `bad` for the task in `taskId`. */
+const report =
+  (kind: 'good' | 'bad'): Method =>
+  (state, account, body) => {
+    const found = state.provider.find(account, body.taskId);
+    if (isError(found)) return fail(found.code);
+    const result = state.provider.report(found.task, kind);
+    return result === 'OK_REPORT_RECORDED' ? renderJson({ errorId: 0, status: 'success' }) : fail(result);
+  };
+
 const METHODS: Record<string, Method> = {
   createTask(state, account, body, ip) {
     const parsed = parseJsonTask(body.task, { minBytes: state.options.minImageBytes, maxBytes: state.options.maxImageBytes });
@@ -66,25 +76,14 @@ const METHODS: Record<string, Method> = {
   },
   getTaskResult: (state, account, body) => taskResult(state, account, body),
   getBalance: (_state, account) => renderJson({ errorId: 0, balance: fromMicros(account.balance) }),
+  // anti-captcha names, then 2captcha API v2's own (which also accepts the former).
+  reportIncorrectImageCaptcha: report('bad'),
+  reportIncorrectRecaptcha: report('bad'),
+  reportIncorrectHcaptcha: report('bad'),
+  reportCorrectRecaptcha: report('good'),
+  reportIncorrect: report('bad'),
+  reportCorrect: report('good'),
 };
-
-const REPORTS: Record<string, 'good' | 'bad'> = {
-  reportIncorrectImageCaptcha: 'bad',
-  reportIncorrectRecaptcha: 'bad',
-  reportIncorrectHcaptcha: 'bad',
-  reportIncorrect: 'bad',
-  reportCorrectRecaptcha: 'good',
-  reportCorrect: 'good',
-};
-
-for (const [name, kind] of Object.entries(REPORTS)) {
-  METHODS[name] = (state, account, body) => {
-    const found = state.provider.find(account, body.taskId);
-    if (isError(found)) return fail(found.code);
-    const result = state.provider.report(found.task, kind);
-    return result === 'OK_REPORT_RECORDED' ? renderJson({ errorId: 0, status: 'success' }) : fail(result);
-  };
-}
 
 export function jsonApiRoutes(app: FastifyInstance, state: SimulatorState): void {
   for (const [name, method] of Object.entries(METHODS)) {
