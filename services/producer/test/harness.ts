@@ -19,7 +19,7 @@ import {
   type TaskEntry,
 } from '@solvestream/contracts';
 import { createLogger, createRedis } from '@solvestream/core';
-import { startRedis, type RedisServer } from '@solvestream/testkit';
+import { startRedis, waitFor, type RedisServer } from '@solvestream/testkit';
 import { buildApp } from '../src/app';
 import { ResultsListener } from '../src/results-listener';
 
@@ -62,6 +62,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const blocking = createRedis({ url: server.url, name: 'test-results', role: 'blocking', blockingTimeoutMs: 2_000 });
   const worker = createRedis({ url: server.url, name: 'test-worker', role: 'worker' });
   await worker.ping();
+  await waitFor('api connection ready', () => redis.status === 'ready');
   await ensureWorkerGroups(worker, keys);
   const transitions = new Transitions(redis, keys, { resultTtlSeconds: 600 });
   const workerTransitions = new Transitions(worker, keys, { resultTtlSeconds: 600 });

@@ -132,6 +132,11 @@ test('non-JSON content types are 415', async () => {
   assert.equal(charset.status, 202);
 });
 
+test('a body without a content type is 415', async () => {
+  const res = await h.app.inject({ method: 'POST', url: '/v1/tasks', payload: Buffer.from('{"type":"image"}') });
+  assert.equal(res.statusCode, 415, JSON.stringify(res.json()));
+});
+
 test('a POST without a body names body', async () => {
   const res = await h.app.inject({ method: 'POST', url: '/v1/tasks' });
   assert.equal(res.statusCode, 400);

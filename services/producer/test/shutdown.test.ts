@@ -1,0 +1,64 @@
+/**
+ * The drain path of `app.close()` on a listening server: requests that arrive while
+ * draining are refused in the API's error shape, and in-flight requests finish.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import { keyspace, Transitions } from '@solvestream/contracts';
+import { createLogger, createRedis } from '@solvestream/core';
+import { sleep, startRedis, waitFor } from '@solvestream/testkit';
+import { buildApp } from '../src/app';
+import type { ResultsNotifier, WakeReason } from '../src/results-listener';
+import { VALID_PARAMS } from './harness';
+
+/** A notifier whose close() takes `closeMs`, to hold the app in its draining state. */
+function slowNotifier(closeMs: number): ResultsNotifier {
+  const never = new Promise<WakeReason>(() => undefined);
+  let state: 'running' | 'stopped' = 'running';
+  return {
+    watch: () => ({ woken: never, cancel: () => undefined }),
+    close: async () => {
+      await sleep(closeMs);
+      state = 'stopped';
+    },
+    stats: () => ({ state, waiters: 0 }),
+  };
+}
+
+test('while draining, new requests get 503 SHUTTING_DOWN; close() then completes', async () => {
+  const server = await startRedis();
+  const redis: Redis = createRedis({ url: server.url, name: 'shutdown-api', role: 'api' });
+  try {
+    await waitFor('api connection ready', () => redis.status === 'ready');
+    const keys = keyspace({ prefix: 'sd' });
+    const app = buildApp({
+      redis,
+      transitions: new Transitions(redis, keys),
+      keys,
+      logger: createLogger({ service: 'producer', level: 'silent' }),
+      clock: Date.now,
+      notifier: slowNotifier(800),
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    assert.equal((await fetch(`${base}/health`)).status, 200);
+
+    const closing = app.close();
+    await sleep(100);
+    const res = await fetch(`${base}/v1/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'turnstile', params: VALID_PARAMS.turnstile }),
+    });
+    assert.equal(res.status, 503);
+    assert.deepEqual(((await res.json()) as { error: { code: string } }).error.code, 'SHUTTING_DOWN');
+    assert.equal(res.headers.get('connection'), 'close');
+    assert.equal(await redis.xlen(keys.lane('normal')), 0, 'nothing was accepted while draining');
+    await closing;
+  } finally {
+    redis.disconnect();
+    await server.stop();
+  }
+});
