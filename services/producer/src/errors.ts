@@ -115,8 +115,12 @@ export function installErrorHandling(app: FastifyInstance, logger: Logger): void
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const httpErr = toHttpError(err);
     const cause = httpErr.cause ?? err;
-    if (httpErr.status >= 500) {
+    if (httpErr.status === 500) {
       logger.error({ err: cause, code: httpErr.code, method: request.method, url: request.routeOptions.url }, 'request failed');
+    } else if (httpErr.status >= 500) {
+      // Expected during an outage and possibly at every request: one line, no stack.
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      logger.warn({ code: httpErr.code, reason, method: request.method, url: request.routeOptions.url }, 'request refused');
     } else {
       logger.debug({ code: httpErr.code, field: httpErr.field, method: request.method }, 'request rejected');
     }
