@@ -63,7 +63,7 @@ function start(name: string, cmd: string, args: string[], extraEnv: Record<strin
   proc.on('exit', (code, signal) => {
     if (!stopping) {
       process.stdout.write(`${prefix}exited unexpectedly (code ${code}, signal ${signal}); stopping everything\n`);
-      void stopAll(1);
+      void stopAll(1, `${name} exited`);
     }
   });
   const child = { name, proc };
@@ -104,10 +104,10 @@ function stopOne(c: Child, graceMs: number): Promise<void> {
 }
 
 let stopping = false;
-async function stopAll(code: number): Promise<never> {
+async function stopAll(code: number, reason: string): Promise<never> {
   if (stopping) process.exit(code);
   stopping = true;
-  process.stdout.write('stopping: producer and workers drain first, Redis last\n');
+  process.stdout.write(`stopping (${reason}): producer and workers drain first, Redis last\n`);
   const tier = (names: RegExp): Child[] => children.filter((c) => names.test(c.name));
   await Promise.all(tier(/^(producer|worker)/).map((c) => stopOne(c, 25_000)));
   await Promise.all(tier(/^provider-sim$/).map((c) => stopOne(c, 5_000)));
@@ -123,9 +123,7 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) { process.stderr.write(`${err.message}\n`); process.exit(2); }
     throw err;
   }
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
-  process.on('SIGHUP', () => void stopAll(0));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stopAll(0, sig));
   process.on('exit', () => { for (const c of children) try { process.kill(-c.proc.pid!, 'SIGKILL'); } catch { /* gone */ } });
 
   let redisUrl = e.REDIS_URL;
@@ -194,5 +192,5 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   process.stderr.write(`start: ${err instanceof Error ? err.message : String(err)}\n`);
-  void stopAll(1);
+  void stopAll(1, 'start-up failed');
 });

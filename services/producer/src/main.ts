@@ -76,6 +76,7 @@ async function main(): Promise<void> {
 
   onShutdownSignal({
     logger,
+    exitWithParent: process.env.SS_EXIT_WITH_PARENT === '1',
     shutdown: async () => {
       await app.close();
       await listener.close();

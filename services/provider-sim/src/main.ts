@@ -38,6 +38,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Started by the local launcher: stop when it dies without stopping us.
+  if (process.env.SS_EXIT_WITH_PARENT === '1') {
+    const parent = process.ppid;
+    setInterval(() => process.ppid !== parent && stop('SIGTERM'), 1000).unref();
+  }
 
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
