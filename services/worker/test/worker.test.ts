@@ -1,0 +1,199 @@
+/**
+ * The worker in-process against a real redis-server and the real simulator.
+ */
+import { after, before, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Redis from 'ioredis';
+import { startRedis, waitFor, type RedisServer } from '@solvestream/testkit';
+import { createLogger } from '@solvestream/core';
+import {
+  decodeResultEntry,
+  encodeTaskEntry,
+  ensureWorkerGroups,
+  keyspace,
+  readTask,
+  Transitions,
+  WORKERS_GROUP,
+  type TaskEntry,
+  type TaskSpec,
+} from '@solvestream/contracts';
+import { buildWorker } from '../src/app';
+import { ProviderClient } from '../src/provider/client';
+import type { Worker } from '../src/worker';
+import { KEY, startSim, type Sim } from './helpers';
+
+let server: RedisServer;
+let sim: Sim;
+let redis: Redis;
+const ks = keyspace();
+let tr: Transitions;
+const logger = createLogger({ service: 'worker-test', level: 'silent' });
+const running: { worker: Worker; conns: Redis[] }[] = [];
+
+before(async () => {
+  server = await startRedis();
+  sim = await startSim();
+  redis = new Redis(server.url);
+  tr = new Transitions(redis, ks);
+});
+async function stopWorkers(): Promise<void> {
+  while (running.length) {
+    const r = running.pop()!;
+    await r.worker.close(0);
+    r.conns.forEach((c) => c.disconnect());
+  }
+}
+after(async () => {
+  await stopWorkers();
+  redis.disconnect();
+  await sim.stop();
+  await server.stop();
+});
+beforeEach(async () => {
+  await stopWorkers();
+  await redis.flushall();
+  await ensureWorkerGroups(redis, ks);
+  await sim.reset();
+});
+
+async function startWorker(concurrency = 50, name = 'w1'): Promise<Worker> {
+  const conn = new Redis(server.url, { maxRetriesPerRequest: null });
+  const blocking = new Redis(server.url, { maxRetriesPerRequest: null });
+  const { worker } = buildWorker({
+    redis: conn, blockingRedis: blocking, logger, consumer: name,
+    provider: { name: 'sim', baseUrl: sim.url, key: KEY, timeoutMs: 2000 },
+    concurrency, blockMs: 200, pollIntervalMs: 50, pollFirstDelayScale: 0.005,
+  });
+  await worker.start();
+  running.push({ worker, conns: [conn, blocking] });
+  return worker;
+}
+
+let seq = 0;
+function entry(spec: TaskSpec = { type: 'recaptcha_v2', params: { websiteURL: `https://t${++seq}.example/`, websiteKey: '6Le-wvkSAAAAAPBMRTvw0Q4Muexq9bi0DJwx_mJ-' } }, over: Partial<TaskEntry> = {}): TaskEntry {
+  return {
+    taskId: `task-${++seq}`, type: spec.type, params: spec.params, tenant: 't', priority: 'normal', attempt: 1,
+    submittedAt: Date.now(), deadline: Date.now() + 60_000, trace: {}, ...over,
+  } as TaskEntry;
+}
+
+async function submitAll(entries: TaskEntry[]): Promise<void> {
+  for (const e of entries) await tr.submit({ entry: e, now: Date.now() });
+}
+
+async function waitDone(ids: string[], timeoutMs = 20_000) {
+  return waitFor(`${ids.length} tasks to finish`, async () => {
+    const views = await Promise.all(ids.map((id) => readTask(redis, ks, id)));
+    return views.every((v) => v && ['solved', 'failed'].includes(v.status)) ? views.map((v) => v!) : undefined;
+  }, { timeoutMs });
+}
+
+test('solves many tasks concurrently without exceeding the in-flight bound', async () => {
+  await sim.faults({ slow: { delayMs: 40, on: 'submit' } });
+  const worker = await startWorker(3);
+  let maxInFlight = 0;
+  const sampler = setInterval(() => (maxInFlight = Math.max(maxInFlight, worker.stats.inFlight)), 2);
+  const entries = Array.from({ length: 15 }, () => entry());
+  await submitAll(entries);
+  const views = await waitDone(entries.map((e) => e.taskId));
+  clearInterval(sampler);
+  assert.ok(views.every((v) => v.status === 'solved' && v.solution?.token));
+  assert.equal(maxInFlight, 3, 'the bound was reached and never exceeded');
+  assert.equal((await sim.stats()).submits, 15);
+  assert.equal(await redis.xlen(ks.results), 15);
+});
+
+test('a task with a provider checkpoint is resumed by polling, never submitted again', async () => {
+  const e = entry();
+  await tr.submit({ entry: e, now: Date.now() });
+  // A worker that died after the provider accepted the task: it read, claimed, checkpointed.
+  const read = (await redis.xreadgroup('GROUP', WORKERS_GROUP, 'dead', 'STREAMS', ks.lane('normal'), '>')) as [string, [string, string[]][]][];
+  const entryId = read[0]?.[1][0]?.[0];
+  assert.ok(entryId);
+  await tr.claim({ entry: e, entryId, consumer: 'dead', now: Date.now() });
+  const providerTaskId = await new ProviderClient({ name: 'sim', baseUrl: sim.url, key: KEY }).submit(e as TaskSpec);
+  await tr.checkpoint({ taskId: e.taskId, provider: 'sim', providerTaskId, attempt: 1, consumer: 'dead', now: Date.now() });
+  // The supervisor hands it back as a new delivery (what reclaim does).
+  await redis.xack(ks.lane('normal'), WORKERS_GROUP, entryId);
+  await redis.xadd(ks.lane('normal'), '*', ...encodeTaskEntry({ ...e, attempt: 2, checkpoint: { provider: 'sim', providerTaskId, at: Date.now() } }));
+
+  await startWorker();
+  const [view] = await waitDone([e.taskId]);
+  assert.equal(view!.status, 'solved');
+  assert.equal(view!.providerTaskId, providerTaskId);
+  const st = await sim.stats();
+  assert.equal(st.submits, 1, 'the provider saw one submit in all');
+  assert.equal(st.charges, 1, 'and charged once');
+});
+
+test('poison entries go to dead-letter with the reason; the worker keeps solving', async () => {
+  await startWorker();
+  await redis.xadd(ks.lane('normal'), '*', 'hello', 'world');
+  await redis.xadd(ks.lane('high'), '*', 'v', '1', 'task', 'px', 'type', 'funcaptcha', 'tenant', 't', 'priority', 'high', 'attempt', '1', 'submittedAt', '1', 'deadline', '2', 'params', '{}');
+  await redis.xadd(ks.lane('low'), '*', 'v', '1', 'task', 'py', 'type', 'image', 'tenant', 't', 'priority', 'high', 'attempt', '1', 'submittedAt', '1', 'deadline', '2', 'params', '{"body":"x"}');
+  const good = entry();
+  await submitAll([good]);
+  const [view] = await waitDone([good.taskId]);
+  assert.equal(view!.status, 'solved');
+  const dead = await waitFor('3 dead letters', async () => {
+    const d = (await redis.xrange(ks.deadLetter, '-', '+')) as [string, string[]][];
+    return d.length === 3 ? d : undefined;
+  });
+  const reasons = dead.map(([, f]) => f[f.indexOf('reason') + 1]).sort();
+  assert.match(reasons.join('\n'), /unsupported entry version/);
+  assert.match(reasons.join('\n'), /unknown task type "funcaptcha"/);
+  assert.match(reasons.join('\n'), /params.body/);
+  for (const lane of ks.lanes) assert.equal(((await redis.xpending(lane, WORKERS_GROUP)) as [number])[0], 0);
+});
+
+test('permanent provider errors fail the task with the provider code; the client gets a final result', async () => {
+  await sim.faults({ unsolvableRate: 1 });
+  await startWorker();
+  const e = entry();
+  await submitAll([e]);
+  const [view] = await waitDone([e.taskId]);
+  assert.equal(view!.status, 'failed');
+  assert.equal(view!.errorCode, 'ERROR_CAPTCHA_UNSOLVABLE');
+  const results = (await redis.xrange(ks.results, '-', '+')) as [string, string[]][];
+  const r = decodeResultEntry(results[0]?.[1] ?? []);
+  assert.ok(r.ok && r.value.outcome === 'failed');
+});
+
+test('transient submit errors are retried; the task is solved and paid once', async () => {
+  await sim.faults({ errors: { codes: ['ERROR_SERVER_ERROR'], on: 'submit', times: 2 } });
+  await startWorker();
+  const e = entry();
+  await submitAll([e]);
+  const [view] = await waitDone([e.taskId]);
+  assert.equal(view!.status, 'solved');
+  const st = await sim.stats();
+  assert.equal(st.submits, 3);
+  assert.equal(st.acceptedSubmits, 1);
+  assert.equal(st.charges, 1);
+});
+
+test('a provider that never answers: the task fails at its deadline', async () => {
+  await sim.faults({ outage: { mode: 'refuse', on: 'submit' } });
+  await startWorker();
+  const e = entry(undefined, { deadline: Date.now() + 1500 });
+  await submitAll([e]);
+  const [view] = await waitDone([e.taskId]);
+  assert.equal(view!.status, 'failed');
+  assert.equal(view!.errorCode, 'ERROR_CAPTCHA_UNSOLVABLE');
+  assert.match(view!.errorMessage ?? '', /deadline/);
+});
+
+test('Redis wiped under a running worker: groups are recreated and new tasks are solved', async () => {
+  await startWorker();
+  const first = entry();
+  await submitAll([first]);
+  await waitDone([first.taskId]);
+  await redis.flushall();
+  // The worker's next read answers NOGROUP; it recreates the groups. Submit once they exist.
+  await waitFor('groups recreated', async () => (await redis.exists(ks.lane('normal'))) === 1, { timeoutMs: 10_000 });
+  await ensureWorkerGroups(redis, ks);
+  const second = entry();
+  await submitAll([second]);
+  const [view] = await waitDone([second.taskId]);
+  assert.equal(view!.status, 'solved');
+});
