@@ -15,11 +15,15 @@
   Returns  1   recorded
            0   the task already has its outcome; nothing written
            -2  NO_TASK: no projection
+           -6  STALE: a newer delivery of this task exists (this caller lost its lease);
+               nothing written, so a woken-up frozen worker cannot overwrite the live checkpoint
 ]]
 local taskId, now, eventsMax = ARGV[1], ARGV[2], tonumber(ARGV[7])
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -2 end
 if status == 'solved' or status == 'failed' or status == 'cancelled' then return 0 end
+local current = tonumber(redis.call('HGET', KEYS[1], 'attempt') or '0')
+if current > tonumber(ARGV[5]) then return -6 end
 redis.call('HSET', KEYS[1], 'provider', ARGV[3], 'providerTaskId', ARGV[4], 'providerSubmittedAt', now,
   'updatedAt', now)
 local ev = {'v', '1', 'task', taskId, 'event', 'provider-submitted', 'at', now, 'attempt', ARGV[5],

@@ -215,8 +215,11 @@ export const TASK_EVENTS = [
   'failed',
   'duplicate',
   'retried',
+  'promoted',
   'reclaimed',
+  'handed-back',
   'dead-lettered',
+  'replayed',
   'cancelled',
 ] as const;
 export type TaskEventName = (typeof TASK_EVENTS)[number];

@@ -32,8 +32,10 @@ export interface Keyspace {
   readonly events: string;
   readonly heartbeats: string;
   readonly control: string;
-  /** Sorted set of retries waiting for their backoff. */
+  /** Sorted set of retries waiting for their backoff: member task id, score due time (ms). */
   readonly delayed: string;
+  /** Hash task id → the JSON field list of the entry a delayed retry will re-add. */
+  readonly delayedEntries: string;
   /** Projection hash of one task. */
   task(taskId: string): string;
   /** Idempotency key → task id. */
@@ -61,6 +63,7 @@ export function keyspace(options: KeyspaceOptions = {}): Keyspace {
     heartbeats: `${base}heartbeats`,
     control: `${base}control`,
     delayed: `${base}delayed`,
+    delayedEntries: `${base}delayed:entries`,
     task: (taskId) => `${base}task:${taskId}`,
     // Tenant and key are caller-supplied: encode them so neither can forge another key.
     idem: (tenant, key) => `${base}idem:${encodeURIComponent(tenant)}:${encodeURIComponent(key)}`,

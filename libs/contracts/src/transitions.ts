@@ -18,6 +18,10 @@ import { encodeResultEntry, encodeTaskEntry, objectToFields, type ResultEntry, t
 export const ScriptErrorCode = {
   TASK_EXISTS: -1,
   NO_TASK: -2,
+  NOT_PENDING: -3,
+  NOT_OWNER: -4,
+  WRONG_LANE: -5,
+  STALE: -6,
 } as const;
 
 const SCRIPTS = {
@@ -26,6 +30,8 @@ const SCRIPTS = {
   checkpointTask: 2,
   completeTask: 4,
   deadLetterEntry: 3,
+  requeueTask: 7,
+  promoteTask: 5,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 const commandName = (s: ScriptName): string => `ss_${s}`;
@@ -59,6 +65,33 @@ export type ClaimResult =
   | { proceed: true; checkpoint?: { provider: string; providerTaskId: string } }
   | { proceed: false; status: string };
 export type CompleteResult = { published: true; resultId: string } | { published: false; status: string };
+export type CheckpointResult = 'recorded' | 'terminal' | 'stale';
+export type RequeueMode = 'reclaim' | 'handback' | 'retry';
+export type RequeueResult =
+  | { kind: 'requeued'; entryId: string }
+  | { kind: 'delayed' }
+  | { kind: 'dead-lettered'; deadLetterId: string }
+  | { kind: 'terminal'; status: string }
+  | { kind: 'not-pending' }
+  | { kind: 'not-owner' };
+export type PromoteResult = 'promoted' | 'not-due' | 'dropped';
+
+export interface RequeueInput {
+  /** The entry as it was delivered (its attempt is incremented for the next one). */
+  entry: TaskEntry;
+  entryId: string;
+  /** Consumer that holds the pending entry (the worker, or the supervisor after XAUTOCLAIM). */
+  consumer: string;
+  mode: RequeueMode;
+  reason: string;
+  /** Failures (reclaims + retries) after which the task is dead-lettered. */
+  maxFailures: number;
+  /** For mode 'retry': when the retry becomes due, epoch ms. */
+  dueAt?: number;
+  /** Error code of the failed result if the task is dead-lettered. */
+  errorCode?: string;
+  now: number;
+}
 
 export interface SubmitInput {
   entry: TaskEntry;
@@ -174,15 +207,55 @@ export class Transitions {
     return Transitions.claimReply(reply);
   }
 
-  /** Records the provider's task id. Returns false when the task already has its outcome. */
-  async checkpoint(input: { taskId: string; provider: string; providerTaskId: string; attempt: number; consumer: string; now: number }): Promise<boolean> {
+  /**
+   * Records the provider's task id. `terminal`: the task already has its outcome;
+   * `stale`: a newer delivery exists (this caller lost its lease) and must stop.
+   */
+  async checkpoint(input: { taskId: string; provider: string; providerTaskId: string; attempt: number; consumer: string; now: number }): Promise<CheckpointResult> {
     const k = this.keys;
     const reply = (await this.fn(this.redis, 'checkpointTask')(
       k.task(input.taskId), k.events,
       input.taskId, input.now, input.provider, input.providerTaskId, input.attempt, input.consumer, this.eventsMaxLen,
     )) as number;
     if (reply === ScriptErrorCode.NO_TASK) throw new TransitionError('NO_TASK', `task ${input.taskId} has no projection`);
-    return reply === 1;
+    if (reply === ScriptErrorCode.STALE) return 'stale';
+    return reply === 1 ? 'recorded' : 'terminal';
+  }
+
+  /** Next delivery of a task (reclaim, hand-back, delayed retry) or dead-letter; see requeueTask.lua. */
+  async requeue(i: RequeueInput): Promise<RequeueResult> {
+    const k = this.keys;
+    const next = encodeTaskEntry({ ...i.entry, attempt: i.entry.attempt + 1, checkpoint: undefined });
+    const reply = (await this.fn(this.redis, 'requeueTask')(
+      k.lane(i.entry.priority), k.task(i.entry.taskId), k.events, k.results, k.deadLetter, k.delayed, k.delayedEntries,
+      i.entry.taskId, i.entryId, this.group, i.consumer, i.now, i.mode, i.reason.slice(0, 500), i.maxFailures,
+      i.dueAt ?? i.now, this.eventsMaxLen, this.resultsMaxLen, this.resultTtl, i.errorCode ?? 'MAX_DELIVERIES_EXCEEDED',
+      ...next,
+    )) as [number, string?];
+    switch (reply[0]) {
+      case 1: return reply[1] === 'delayed' ? { kind: 'delayed' } : { kind: 'requeued', entryId: String(reply[1]) };
+      case 2: return { kind: 'dead-lettered', deadLetterId: String(reply[1]) };
+      case 0: return { kind: 'terminal', status: String(reply[1]) };
+      case ScriptErrorCode.NOT_PENDING: return { kind: 'not-pending' };
+      case ScriptErrorCode.NOT_OWNER: return { kind: 'not-owner' };
+      default: throw new TransitionError('UNEXPECTED', `requeueTask answered ${JSON.stringify(reply)}`);
+    }
+  }
+
+  /**
+   * Moves one due delayed retry back to its lane. The caller reads the entry's priority
+   * from `delayed:entries` first; see promoteTask.lua.
+   */
+  async promote(taskId: string, priority: Priority, now: number): Promise<PromoteResult> {
+    const k = this.keys;
+    const reply = (await this.fn(this.redis, 'promoteTask')(
+      k.delayed, k.delayedEntries, k.lane(priority), k.task(taskId), k.events,
+      taskId, now, priority, this.eventsMaxLen,
+    )) as [number, string?];
+    if (reply[0] === 1) return 'promoted';
+    if (reply[0] === 0) return 'not-due';
+    if (reply[0] === ScriptErrorCode.WRONG_LANE) throw new TransitionError('WRONG_LANE', `delayed task ${taskId} is not in lane ${priority}`);
+    return 'dropped';
   }
 
   async complete({ result, priority, entryId, consumer, now }: CompleteInput): Promise<CompleteResult> {

@@ -95,7 +95,7 @@ test('claim → checkpoint → complete: one result, entry acked and deleted, ev
   const claim = await tr.claim({ entry: entry('B'), entryId: read.id, consumer: 'w1', now: 1100 });
   assert.deepEqual(claim, { proceed: true });
   assert.equal((await readTask(redis, ks, 'B'))?.status, 'active');
-  assert.equal(await tr.checkpoint({ taskId: 'B', provider: 'sim', providerTaskId: '42', attempt: 1, consumer: 'w1', now: 1200 }), true);
+  assert.equal(await tr.checkpoint({ taskId: 'B', provider: 'sim', providerTaskId: '42', attempt: 1, consumer: 'w1', now: 1200 }), 'recorded');
 
   const done = await tr.complete({ result: result('B'), priority: 'normal', entryId: read.id, consumer: 'w1', now: 2000 });
   assert.equal(done.published, true);
@@ -126,7 +126,7 @@ test('first result wins: a second outcome is a duplicate event, never published'
   assert.equal((await readTask(redis, ks, 'C'))?.status, 'solved');
   assert.deepEqual(await events('C'), ['submitted', 'claimed', 'solved', 'duplicate']);
   // A checkpoint after the outcome is refused too.
-  assert.equal(await tr.checkpoint({ taskId: 'C', provider: 'sim', providerTaskId: '1', attempt: 1, consumer: 'w2', now: 3000 }), false);
+  assert.equal(await tr.checkpoint({ taskId: 'C', provider: 'sim', providerTaskId: '1', attempt: 1, consumer: 'w2', now: 3000 }), 'terminal');
 });
 
 test('claim of a finished task acks and drops the redelivered entry; claim returns the checkpoint', async () => {
@@ -170,6 +170,7 @@ test('scripts survive a Redis restart (script cache flushed → EVAL fallback)',
     const t = new Transitions(c, ks);
     await ensureWorkerGroups(c, ks);
     await t.submit({ entry: entry('R1'), now: 1 });
+    await new Promise((r) => setTimeout(r, 1500)); // appendfsync everysec
     await s.restart();
     await t.submit({ entry: entry('R2'), now: 2 });
     assert.equal(await c.xlen(ks.lane('normal')), 2);

@@ -1,0 +1,46 @@
+--[[
+  promoteTask — a delayed retry is due: move it from the delayed set back to its lane.
+  Runs whether or not new tasks arrive (the supervisor calls it on a timer), so a
+  retry is never stuck waiting for traffic (BullMQ #2534). Several supervisors may race:
+  only the one whose ZREM succeeds adds the entry.
+
+  KEYS[1]  delayed            sorted set (member task id, score due ms)
+  KEYS[2]  delayed:entries    hash task id → JSON field list of the entry
+  KEYS[3]  tasks:<priority>   the lane named by ARGV[3]
+  KEYS[4]  task:<id>          projection
+  KEYS[5]  events             stream
+  ARGV[1]  task id   ARGV[2]  now, epoch ms   ARGV[3]  priority of KEYS[3]   ARGV[4]  events MAXLEN
+
+  Returns  {1, entryId}  promoted
+           {0}           not due, or already promoted by someone else
+           {-2}          the entry body is missing (dropped from the set)
+           {-5}          the entry's priority is not ARGV[3] (caller passed the wrong lane)
+           {3, status}   the task already has its outcome (e.g. cancelled): dropped
+]]
+local taskId, now, priority, eventsMax = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local score = redis.call('ZSCORE', KEYS[1], taskId)
+if not score or tonumber(score) > now then return {0} end
+local raw = redis.call('HGET', KEYS[2], taskId)
+if not raw then
+  redis.call('ZREM', KEYS[1], taskId)
+  return {-2}
+end
+local fields = cjson.decode(raw)
+local entryPriority
+for i = 1, #fields, 2 do if fields[i] == 'priority' then entryPriority = fields[i + 1] end end
+if entryPriority ~= priority then return {-5} end
+
+redis.call('ZREM', KEYS[1], taskId)
+redis.call('HDEL', KEYS[2], taskId)
+local status = redis.call('HGET', KEYS[4], 'status')
+if status == 'solved' or status == 'failed' or status == 'cancelled' then return {3, status} end
+
+local entryId = redis.call('XADD', KEYS[3], '*', unpack(fields))
+redis.call('HSET', KEYS[4], 'updatedAt', ARGV[2])
+local ev = {'v', '1', 'task', taskId, 'event', 'promoted', 'at', ARGV[2], 'entry', entryId}
+if eventsMax > 0 then
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', eventsMax, '*', unpack(ev))
+else
+  redis.call('XADD', KEYS[5], '*', unpack(ev))
+end
+return {1, entryId}
