@@ -11,3 +11,4 @@ export * from './codec';
 export * from './projection';
 export * from './transitions';
 export * from './streams';
+export * from './alerts';

@@ -32,6 +32,8 @@ export interface Keyspace {
   readonly events: string;
   readonly heartbeats: string;
   readonly control: string;
+  /** Operator alerts (provider balance low, breaker open, …); see alerts.ts. */
+  readonly alerts: string;
   /** Sorted set of retries waiting for their backoff: member task id, score due time (ms). */
   readonly delayed: string;
   /** Hash task id → the JSON field list of the entry a delayed retry will re-add. */
@@ -62,6 +64,7 @@ export function keyspace(options: KeyspaceOptions = {}): Keyspace {
     events: `${base}events`,
     heartbeats: `${base}heartbeats`,
     control: `${base}control`,
+    alerts: `${base}alerts`,
     delayed: `${base}delayed`,
     delayedEntries: `${base}delayed:entries`,
     task: (taskId) => `${base}task:${taskId}`,
