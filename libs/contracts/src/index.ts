@@ -11,4 +11,5 @@ export * from './codec';
 export * from './projection';
 export * from './transitions';
 export * from './streams';
+export * from './delayed';
 export * from './alerts';

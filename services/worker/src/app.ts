@@ -21,6 +21,10 @@ export interface BuildWorkerOptions {
   partition?: string;
   concurrency?: number;
   blockMs?: number;
+  leaseMs?: number;
+  maxFailures?: number;
+  heartbeatMs?: number;
+  version?: string;
   pollIntervalMs?: number;
   pollFirstDelayScale?: number;
   resultTtlSeconds?: number;
@@ -50,6 +54,10 @@ export function buildWorker(o: BuildWorkerOptions): { worker: Worker; providers:
     consumer: o.consumer,
     concurrency: o.concurrency ?? 1000,
     blockMs: o.blockMs,
+    leaseMs: o.leaseMs,
+    maxFailures: o.maxFailures,
+    heartbeatMs: o.heartbeatMs,
+    version: o.version,
     solve: {
       providers,
       primary: client.name,

@@ -6,6 +6,9 @@ import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal } 
 import { parseWorkerEnv, primaryProvider } from './config';
 import { buildWorker } from './app';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION = (require('../../package.json') as { version: string }).version;
+
 async function main(): Promise<void> {
   let e;
   try {
@@ -26,6 +29,7 @@ async function main(): Promise<void> {
   const { worker } = buildWorker({
     redis, blockingRedis, logger, consumer, provider,
     keyPrefix: e.KEY_PREFIX, partition: e.PARTITION, concurrency: e.WORKER_CONCURRENCY, blockMs: e.BLOCK_MS,
+    leaseMs: e.LEASE_MS, maxFailures: e.MAX_FAILURES, heartbeatMs: e.HEARTBEAT_MS, version: VERSION,
     pollIntervalMs: e.POLL_INTERVAL_MS, pollFirstDelayScale: e.POLL_FIRST_DELAY_SCALE,
     resultTtlSeconds: e.RESULT_TTL_SECONDS, eventsMaxLen: e.EVENTS_MAXLEN, resultsMaxLen: e.RESULTS_MAXLEN,
   });

@@ -37,9 +37,29 @@ export interface SolveDeps {
   /** Resolves after `ms`, or early (false) when the worker is stopping. */
   sleep: (ms: number) => Promise<boolean>;
   isStopping: () => boolean;
+  /** Failures (reclaims + retries) after which a task is dead-lettered. */
+  maxFailures: number;
 }
 
-export type SolveEnd = 'solved' | 'failed' | 'duplicate' | 'abandoned';
+/**
+ * Per-task lease handle from the worker. `confirm()` renews the lease now and answers
+ * whether this worker still holds the entry (false: the supervisor reclaimed it);
+ * `lost` aborts when a periodic renewal finds the entry gone.
+ */
+export interface LeaseHandle {
+  confirm(): Promise<boolean>;
+  lost: AbortSignal;
+}
+
+/**
+ * solved | failed     this call published the outcome
+ * duplicate           the task already had an outcome; ours was recorded, not published
+ * retried             transient failure: handed to the delayed set (or dead-lettered when
+ *                     it failed too often — then the failed result is published)
+ * abandoned           the worker is stopping: the caller hands the entry back
+ * lost                the lease was lost (reclaimed elsewhere): nothing to do here
+ */
+export type SolveEnd = 'solved' | 'failed' | 'duplicate' | 'retried' | 'abandoned' | 'lost';
 
 const BACKOFF: Record<Exclude<ProviderErrorClass, 'permanent'>, [base: number, cap: number]> = {
   retry: [500, 10_000],
@@ -60,6 +80,7 @@ export async function solveTask(
   entry: TaskEntry,
   entryId: string,
   checkpoint: { provider: string; providerTaskId: string } | undefined,
+  lease: LeaseHandle,
 ): Promise<SolveEnd> {
   const log = d.logger.child({ taskId: entry.taskId, attempt: entry.attempt });
   const spec = { type: entry.type, params: entry.params } as TaskSpec;
@@ -87,6 +108,19 @@ export async function solveTask(
   const deadlineFailure = (providerName?: string, providerTaskId?: string) =>
     finish({ errorCode: 'ERROR_CAPTCHA_UNSOLVABLE', errorMessage: 'deadline passed before the provider answered', provider: providerName, providerTaskId });
 
+  /** Transient failure: another delivery later, through the delayed set (backoff + jitter). */
+  const retryLater = async (err: ProviderError): Promise<SolveEnd> => {
+    const dueAt = d.clock() + backoffMs(err.errorClass, entry.attempt - 1);
+    if (dueAt >= entry.deadline) return deadlineFailure(err.provider);
+    const r = await d.transitions.requeue({
+      entry, entryId, consumer: d.consumer, mode: 'retry', reason: `${err.code}: ${err.message}`.slice(0, 300),
+      maxFailures: d.maxFailures, dueAt, errorCode: err.code, now: d.clock(),
+    });
+    log.warn({ code: err.code, class: err.errorClass, outcome: r.kind, dueInMs: dueAt - d.clock() }, 'submit failed; retry scheduled');
+    if (r.kind === 'not-pending' || r.kind === 'not-owner') return 'lost';
+    return 'retried';
+  };
+
   // Resume: a known provider id is polled, never resubmitted.
   let provider = checkpoint ? d.providers.get(checkpoint.provider) : undefined;
   let providerTaskId = checkpoint?.providerTaskId;
@@ -103,6 +137,8 @@ export async function solveTask(
     for (let attempt = 0; ; attempt++) {
       if (d.isStopping()) return 'abandoned';
       if (d.clock() >= entry.deadline) return deadlineFailure(provider.client.name);
+      // A submit costs money: make sure the entry is still ours (not reclaimed while we were frozen).
+      if (!(await lease.confirm())) return 'lost';
       try {
         providerTaskId = await provider.client.submit(spec);
         firstPollAt = d.clock() + d.firstPollDelayMs(entry.type);
@@ -112,16 +148,18 @@ export async function solveTask(
         if (err.errorClass === 'permanent') {
           return finish({ errorCode: err.code, errorMessage: err.message, provider: provider.client.name });
         }
-        const wait = Math.min(backoffMs(err.errorClass, attempt), Math.max(0, entry.deadline - d.clock()));
-        log.warn({ code: err.code, class: err.errorClass, waitMs: wait }, 'submit failed; retrying');
-        if (!(await d.sleep(wait))) return 'abandoned';
+        return retryLater(err);
       }
     }
     const recorded = await d.transitions.checkpoint({
       taskId: entry.taskId, provider: provider.client.name, providerTaskId, attempt: entry.attempt,
       consumer: d.consumer, now: d.clock(),
     });
-    if (!recorded) {
+    if (recorded === 'stale') {
+      log.warn({ providerTaskId }, 'lost the lease before the checkpoint; a newer delivery owns this task');
+      return 'lost';
+    }
+    if (recorded === 'terminal') {
       // Someone else finished this task meanwhile: ack our entry as a duplicate.
       return finish({ errorCode: 'DUPLICATE', errorMessage: 'task finished elsewhere', provider: provider.client.name, providerTaskId });
     }
@@ -129,11 +167,15 @@ export async function solveTask(
   }
   if (!provider || !providerTaskId) throw new Error('unreachable: no provider id after submit phase');
 
-  const outcome = await provider.poller.watch(providerTaskId, entry.type, {
-    firstPollAt,
-    deadline: entry.deadline,
-    single: needsSingleGet(spec),
+  const lost = new Promise<'lost'>((resolve) => {
+    if (lease.lost.aborted) resolve('lost');
+    lease.lost.addEventListener('abort', () => resolve('lost'), { once: true });
   });
+  const outcome = await Promise.race([
+    provider.poller.watch(providerTaskId, entry.type, { firstPollAt, deadline: entry.deadline, single: needsSingleGet(spec) }),
+    lost,
+  ]);
+  if (outcome === 'lost') return 'lost';
   const name = provider.client.name;
   switch (outcome.state) {
     case 'ready':

@@ -5,14 +5,21 @@
  *   RUNNING   reads entries whenever a slot is free and solves them concurrently
  *             (async I/O; at most `concurrency` tasks solving at once).
  *   DRAINING  `close()` was called: no more reads; in-flight tasks get `graceMs` to
- *             finish; whatever is left stays pending in the group (its checkpoint is
- *             in the projection) for another worker to resume.
+ *             finish; whatever is left is handed back at once (`requeueTask` mode
+ *             handback: a new entry with its checkpoint), so another worker resumes it
+ *             without waiting for the lease to expire.
  *   STOPPED   pollers closed; Redis connections closed by the owner.
  *
  * Reading: lanes are swept highest priority first with non-blocking XREADGROUP, then,
  * when all are empty, one blocking XREADGROUP over all lanes (COUNT 1 per lane). That
  * blocking read can return one entry per lane at once, so up to lanes−1 entries may
  * wait in a small local backlog: solving stays strictly bounded by `concurrency`.
+ *
+ * Leases: every entry this worker holds is renewed every `leaseMs / 3` (XCLAIM to itself
+ * with JUSTID: resets the idle time without counting a delivery). An entry idle past
+ * `leaseMs` belongs to a dead or frozen worker and the supervisor reclaims it. When a
+ * renewal finds an entry gone, that task is abandoned here (its new delivery runs
+ * elsewhere); before paying for a submit the lease is confirmed once more.
  *
  * Robustness: every Redis error in the loop is logged and retried with backoff; NOGROUP
  * (Redis restarted without data, or wiped) recreates the groups. A decode failure
@@ -48,7 +55,15 @@ export interface WorkerOptions {
   concurrency: number;
   /** How long one blocking read waits for new entries, ms. Default 2,000. */
   blockMs?: number;
-  solve: Omit<SolveDeps, 'transitions' | 'logger' | 'consumer' | 'sleep' | 'isStopping'>;
+  /** Lease of a held entry, ms; renewed every third of it. Default 30,000. */
+  leaseMs?: number;
+  /** Failures (reclaims + retries) after which a task is dead-lettered. Default 5. */
+  maxFailures?: number;
+  /** Heartbeat period, ms (0 = none). Default 5,000. */
+  heartbeatMs?: number;
+  /** Reported in heartbeats. */
+  version?: string;
+  solve: Omit<SolveDeps, 'transitions' | 'logger' | 'consumer' | 'sleep' | 'isStopping' | 'maxFailures'>;
 }
 
 type State = 'running' | 'draining' | 'stopped';
@@ -59,9 +74,18 @@ export interface WorkerStats {
   solved: number;
   failed: number;
   duplicates: number;
-  abandoned: number;
+  retried: number;
+  handedBack: number;
+  lost: number;
   poison: number;
   errors: number;
+}
+
+interface Held {
+  lane: string;
+  entry: TaskEntry;
+  claimedAt: number;
+  lost: AbortController;
 }
 
 export class Worker {
@@ -71,13 +95,73 @@ export class Worker {
   private readonly stopController = new AbortController();
   private slotFreed: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
-  readonly stats: WorkerStats = { state: 'running', inFlight: 0, solved: 0, failed: 0, duplicates: 0, abandoned: 0, poison: 0, errors: 0 };
+  /** Entries this worker holds (claimed, solving or in the backlog), by entry id. */
+  private readonly held = new Map<string, Held>();
+  private timers: NodeJS.Timeout[] = [];
+  private readonly leaseMs: number;
+  readonly stats: WorkerStats = {
+    state: 'running', inFlight: 0, solved: 0, failed: 0, duplicates: 0, retried: 0, handedBack: 0, lost: 0, poison: 0, errors: 0,
+  };
 
-  constructor(private readonly o: WorkerOptions) {}
+  constructor(private readonly o: WorkerOptions) {
+    this.leaseMs = o.leaseMs ?? 30_000;
+  }
 
   async start(): Promise<void> {
     await ensureWorkerGroups(this.o.redis, this.o.keys);
     this.loopDone = this.loop();
+    this.timers.push(setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.leaseMs / 3))));
+    const hb = this.o.heartbeatMs ?? 5000;
+    if (hb > 0) {
+      void this.heartbeat();
+      this.timers.push(setInterval(() => void this.heartbeat(), hb));
+    }
+  }
+
+  /**
+   * Renews every held entry (one XCLAIM … JUSTID per lane, chunked). Entries not
+   * returned are no longer ours: their tasks are told they lost the lease.
+   */
+  private async renewLeases(ids?: string[]): Promise<Set<string>> {
+    const byLane = new Map<string, string[]>();
+    for (const [id, h] of this.held) {
+      if (ids && !ids.includes(id)) continue;
+      byLane.set(h.lane, [...(byLane.get(h.lane) ?? []), id]);
+    }
+    const kept = new Set<string>();
+    try {
+      for (const [lane, laneIds] of byLane) {
+        for (let i = 0; i < laneIds.length; i += 500) {
+          const chunk = laneIds.slice(i, i + 500);
+          const got = (await this.o.redis.xclaim(lane, WORKERS_GROUP, this.o.consumer, 0, ...chunk, 'JUSTID')) as string[];
+          got.forEach((g) => kept.add(g));
+          for (const id of chunk) {
+            if (kept.has(id)) continue;
+            const h = this.held.get(id);
+            if (h && !h.lost.signal.aborted) {
+              this.o.logger.warn({ taskId: h.entry.taskId, entryId: id }, 'lease lost: the entry was reclaimed; abandoning the task here');
+              h.lost.abort();
+            }
+          }
+        }
+      }
+    } catch (err) {
+      // Redis unreachable: nobody can reclaim either. Try again next period.
+      this.o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'lease renewal failed');
+      for (const id of ids ?? []) kept.add(id);
+    }
+    return kept;
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      await this.o.redis.xadd(this.o.keys.heartbeats, 'MAXLEN', '~', 10_000, '*',
+        'v', '1', 'service', 'worker', 'instance', this.o.consumer, 'version', this.o.version ?? '0',
+        'state', this.state, 'inFlight', this.inFlight.size, 'held', this.held.size,
+        'solved', this.stats.solved, 'failed', this.stats.failed, 'at', Date.now());
+    } catch {
+      /* heartbeats are best effort */
+    }
   }
 
   private get free(): number {
@@ -164,7 +248,11 @@ export class Worker {
         return;
       }
       const claim = Transitions.claimReply(reply);
-      if (claim.proceed) ready.push({ ...g, checkpoint: claim.checkpoint });
+      if (claim.proceed) {
+        ready.push({ ...g, checkpoint: claim.checkpoint });
+        const lane = this.o.keys.lane(g.entry.priority);
+        this.held.set(g.id, { lane, entry: g.entry, claimedAt: now, lost: new AbortController() });
+      }
     });
     // Highest priority first when more arrived than there are slots.
     ready.sort((a, b) => PRIORITIES.indexOf(a.entry.priority) - PRIORITIES.indexOf(b.entry.priority));
@@ -188,15 +276,30 @@ export class Worker {
       consumer: this.o.consumer,
       sleep: this.sleep,
       isStopping: () => this.state !== 'running',
+      maxFailures: this.o.maxFailures ?? 5,
     };
-    const p: Promise<void> = solveTask(deps, entry, id, checkpoint)
-      .then((end) => this.count(end))
+    const held = this.held.get(id);
+    const lease = {
+      lost: held?.lost.signal ?? new AbortController().signal,
+      confirm: async (): Promise<boolean> => {
+        if (!held || held.lost.signal.aborted) return false;
+        // Fresh claims need no extra round trip; an old one (or one from before a freeze) does.
+        if (this.o.solve.clock() - held.claimedAt < this.leaseMs / 3) return true;
+        return (await this.renewLeases([id])).has(id);
+      },
+    };
+    const p: Promise<void> = solveTask(deps, entry, id, checkpoint, lease)
+      .then(async (end) => {
+        if (end === 'abandoned') await this.handBack(entry, id);
+        this.count(end);
+      })
       .catch((err: unknown) => {
         // Contained: the entry stays pending and is resumed from its checkpoint later.
         this.stats.errors++;
         this.o.logger.error({ taskId: entry.taskId, err: err instanceof Error ? err.message : String(err) }, 'task handler failed; entry left pending');
       })
       .finally(() => {
+        this.held.delete(id);
         this.inFlight.delete(p);
         const next = this.state === 'running' ? this.backlog.shift() : undefined;
         if (next) this.startSolving(next.entry, next.id, next.checkpoint);
@@ -210,15 +313,27 @@ export class Worker {
   }
 
   private count(end: SolveEnd): void {
-    if (end === 'solved') this.stats.solved++;
-    else if (end === 'failed') this.stats.failed++;
-    else if (end === 'duplicate') this.stats.duplicates++;
-    else this.stats.abandoned++;
+    const key = ({ solved: 'solved', failed: 'failed', duplicate: 'duplicates', retried: 'retried', abandoned: 'handedBack', lost: 'lost' } as const)[end];
+    this.stats[key]++;
+  }
+
+  /** Drain: a task this worker will not finish goes back to its lane at once, checkpoint included. */
+  private async handBack(entry: TaskEntry, entryId: string): Promise<void> {
+    try {
+      const r = await this.o.transitions.requeue({
+        entry, entryId, consumer: this.o.consumer, mode: 'handback', reason: 'worker draining',
+        maxFailures: this.o.maxFailures ?? 5, now: this.o.solve.clock(),
+      });
+      this.o.logger.info({ taskId: entry.taskId, outcome: r.kind }, 'task handed back');
+    } catch (err) {
+      // Still pending under this consumer: the supervisor reclaims it after the lease.
+      this.o.logger.error({ taskId: entry.taskId, err: err instanceof Error ? err.message : String(err) }, 'hand-back failed; the lease will expire');
+    }
   }
 
   /**
-   * Stops reading, gives in-flight tasks `graceMs` to finish, then abandons the rest
-   * (they stay pending with their checkpoints). Safe to call twice.
+   * Stops reading, gives in-flight tasks `graceMs` to finish, then hands the rest back
+   * at once with their checkpoints. Safe to call twice.
    */
   async close(graceMs = 10_000): Promise<void> {
     if (this.state !== 'running') return;
@@ -228,12 +343,21 @@ export class Worker {
     // Unblock a pending XREADGROUP BLOCK at once instead of waiting out blockMs.
     this.o.blockingRedis.disconnect();
     await this.loopDone;
+    // Claimed but never started: straight back.
+    const waiting = this.backlog.splice(0);
+    await Promise.all(waiting.map(async (b) => {
+      await this.handBack(b.entry, b.id);
+      this.held.delete(b.id);
+      this.stats.handedBack++;
+    }));
     const all = Promise.allSettled([...this.inFlight]);
     const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
     await Promise.race([all, timer]);
     this.stopController.abort();
     for (const p of this.o.solve.providers.values()) p.poller.close();
     await all;
+    for (const t of this.timers) clearInterval(t);
+    await this.heartbeat();
     this.state = 'stopped';
     this.stats.state = 'stopped';
   }

@@ -11,6 +11,7 @@ import {
   encodeTaskEntry,
   ensureWorkerGroups,
   keyspace,
+  promoteDue,
   readTask,
   Transitions,
   WORKERS_GROUP,
@@ -44,6 +45,7 @@ async function stopWorkers(): Promise<void> {
   }
 }
 after(async () => {
+  clearInterval(promoter);
   await stopWorkers();
   redis.disconnect();
   await sim.stop();
@@ -56,7 +58,14 @@ beforeEach(async () => {
   await sim.reset();
 });
 
+/** Stands in for the supervisor's promotion loop (delayed retries → lanes). */
+let promoter: NodeJS.Timeout | undefined;
+function startPromoter(): void {
+  promoter ??= setInterval(() => void promoteDue(redis, ks, tr, Date.now()).catch(() => undefined), 50);
+}
+
 async function startWorker(concurrency = 50, name = 'w1'): Promise<Worker> {
+  startPromoter();
   const conn = new Redis(server.url, { maxRetriesPerRequest: null });
   const blocking = new Redis(server.url, { maxRetriesPerRequest: null });
   const { worker } = buildWorker({
@@ -170,6 +179,7 @@ test('transient submit errors are retried; the task is solved and paid once', as
   assert.equal(st.submits, 3);
   assert.equal(st.acceptedSubmits, 1);
   assert.equal(st.charges, 1);
+  assert.equal(view!.attempt, 3, 'each retry was a new delivery through the delayed set');
 });
 
 test('a provider that never answers: the task fails at its deadline', async () => {
