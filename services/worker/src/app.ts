@@ -5,8 +5,9 @@
 import type { Redis } from 'ioredis';
 import { keyspace, Transitions } from '@solvestream/contracts';
 import type { Logger } from '@solvestream/core';
-import { ProviderClient, type ProviderConfig } from './provider/client';
-import { Poller } from './provider/poller';
+import type { ProviderConfig } from './provider/client';
+import type { ProviderRouter } from './provider/router';
+import { buildProviders, wireAlerts, type RoutingOptions } from './provider/setup';
 import { Worker } from './worker';
 import { TYPICAL_SOLVE_MS } from './config';
 import type { Provider } from './solve';
@@ -16,7 +17,12 @@ export interface BuildWorkerOptions {
   blockingRedis: Redis;
   logger: Logger;
   consumer: string;
+  /** The primary provider. */
   provider: ProviderConfig;
+  /** Providers tried after the primary, in order (failover). */
+  fallbacks?: ProviderConfig[];
+  /** Breakers, balance checks, poll concurrency, alerts cap. */
+  routing?: RoutingOptions;
   keyPrefix?: string;
   partition?: string;
   concurrency?: number;
@@ -33,7 +39,7 @@ export interface BuildWorkerOptions {
   clock?: () => number;
 }
 
-export function buildWorker(o: BuildWorkerOptions): { worker: Worker; providers: Map<string, Provider> } {
+export function buildWorker(o: BuildWorkerOptions): { worker: Worker; providers: ReadonlyMap<string, Provider>; router: ProviderRouter } {
   const keys = keyspace({ prefix: o.keyPrefix, partition: o.partition });
   const transitions = new Transitions(o.redis, keys, {
     resultTtlSeconds: o.resultTtlSeconds,
@@ -41,9 +47,11 @@ export function buildWorker(o: BuildWorkerOptions): { worker: Worker; providers:
     resultsMaxLen: o.resultsMaxLen,
   });
   const clock = o.clock ?? Date.now;
-  const client = new ProviderClient(o.provider);
-  const poller = new Poller(client, { intervalMs: o.pollIntervalMs, clock, logger: o.logger.child({ provider: client.name }) });
-  const providers = new Map<string, Provider>([[client.name, { client, poller }]]);
+  const router = buildProviders({
+    providers: [o.provider, ...(o.fallbacks ?? [])], pollIntervalMs: o.pollIntervalMs, clock, logger: o.logger, ...o.routing,
+  });
+  wireAlerts(router, { redis: o.redis, keys, source: o.consumer, logger: o.logger, maxLen: o.routing?.alertsMaxLen });
+  const providers = router.providers;
   const scale = o.pollFirstDelayScale ?? 1;
   const worker = new Worker({
     redis: o.redis,
@@ -60,10 +68,10 @@ export function buildWorker(o: BuildWorkerOptions): { worker: Worker; providers:
     version: o.version,
     solve: {
       providers,
-      primary: client.name,
+      router,
       clock,
       firstPollDelayMs: (type) => Math.round(TYPICAL_SOLVE_MS[type] * scale),
     },
   });
-  return { worker, providers };
+  return { worker, providers, router };
 }

@@ -3,7 +3,7 @@
  */
 import { hostname } from 'node:os';
 import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal } from '@solvestream/core';
-import { parseWorkerEnv, primaryProvider } from './config';
+import { fallbackProviders, parseWorkerEnv, primaryProvider, routingOptions } from './config';
 import { buildWorker } from './app';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -26,8 +26,9 @@ async function main(): Promise<void> {
   const redis = createRedis({ url: e.REDIS_URL, name: consumer, role: 'worker', onError });
   const blockingRedis = createRedis({ url: e.REDIS_URL, name: `${consumer}:read`, role: 'blocking', blockingTimeoutMs: e.BLOCK_MS + 5000, onError });
   const provider = primaryProvider(e);
-  const { worker } = buildWorker({
-    redis, blockingRedis, logger, consumer, provider,
+  const fallbacks = fallbackProviders(e);
+  const { worker, router } = buildWorker({
+    redis, blockingRedis, logger, consumer, provider, fallbacks, routing: routingOptions(e),
     keyPrefix: e.KEY_PREFIX, partition: e.PARTITION, concurrency: e.WORKER_CONCURRENCY, blockMs: e.BLOCK_MS,
     leaseMs: e.LEASE_MS, maxFailures: e.MAX_FAILURES, heartbeatMs: e.HEARTBEAT_MS, version: VERSION,
     pollIntervalMs: e.POLL_INTERVAL_MS, pollFirstDelayScale: e.POLL_FIRST_DELAY_SCALE,
@@ -39,13 +40,15 @@ async function main(): Promise<void> {
     exitWithParent: process.env.SS_EXIT_WITH_PARENT === '1',
     shutdown: async () => {
       await worker.close(e.DRAIN_GRACE_MS);
+      router.close();
       logger.info({ stats: worker.stats }, 'worker drained');
       await redis.quit().catch(() => redis.disconnect());
       blockingRedis.disconnect();
     },
   });
   await worker.start();
-  logger.info({ provider: provider.name, concurrency: e.WORKER_CONCURRENCY }, 'worker ready');
+  router.start();
+  logger.info({ provider: provider.name, fallbacks: fallbacks.map((f) => f.name), concurrency: e.WORKER_CONCURRENCY }, 'worker ready');
 }
 
 main().catch((err: unknown) => {

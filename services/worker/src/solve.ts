@@ -11,6 +11,9 @@
  *   is stopping, in which case the entry stays pending for another worker to resume.
  * - Submit errors that may clear (busy, network, auth) are retried with capped
  *   exponential backoff until the task's deadline; permanent ones fail the task.
+ * - The provider of a new submit is chosen by the failover router: the first healthy
+ *   one, moving on to the next when one refuses. A task with a checkpoint stays with
+ *   the provider named there.
  */
 import type { Logger } from '@solvestream/core';
 import type { Solution, TaskEntry, Transitions, TaskSpec } from '@solvestream/contracts';
@@ -18,6 +21,7 @@ import { ProviderError, type ProviderErrorClass } from './provider/errors';
 import type { ProviderClient } from './provider/client';
 import type { Poller } from './provider/poller';
 import { needsSingleGet } from './provider/protocol-v1';
+import type { ProviderRouter } from './provider/router';
 
 export interface Provider {
   client: ProviderClient;
@@ -25,9 +29,10 @@ export interface Provider {
 }
 
 export interface SolveDeps {
-  /** Providers by name; submits go to `primary`. */
+  /** Providers by name: a checkpoint names the one that holds a task, and it is polled there. */
   providers: ReadonlyMap<string, Provider>;
-  primary: string;
+  /** Picks the provider for a new submit (failover, breakers, balance); see provider/router.ts. */
+  router: ProviderRouter;
   transitions: Transitions;
   logger: Logger;
   clock: () => number;
@@ -132,21 +137,21 @@ export async function solveTask(
   }
 
   if (!providerTaskId) {
-    provider = d.providers.get(d.primary);
-    if (!provider) throw new Error(`primary provider ${d.primary} is not configured`);
     for (let attempt = 0; ; attempt++) {
       if (d.isStopping()) return 'abandoned';
-      if (d.clock() >= entry.deadline) return deadlineFailure(provider.client.name);
+      if (d.clock() >= entry.deadline) return deadlineFailure();
       // A submit costs money: make sure the entry is still ours (not reclaimed while we were frozen).
       if (!(await lease.confirm())) return 'lost';
       try {
-        providerTaskId = await provider.client.submit(spec);
+        const accepted = await d.router.submit(spec);
+        provider = accepted.provider;
+        providerTaskId = accepted.providerTaskId;
         firstPollAt = d.clock() + d.firstPollDelayMs(entry.type);
         break;
       } catch (err) {
         if (!(err instanceof ProviderError)) throw err;
         if (err.errorClass === 'permanent') {
-          return finish({ errorCode: err.code, errorMessage: err.message, provider: provider.client.name });
+          return finish({ errorCode: err.code, errorMessage: err.message, provider: err.provider });
         }
         return retryLater(err);
       }
