@@ -1,0 +1,57 @@
+/**
+ * Supervisor process entry: parse env, connect, start the loop and the ops server,
+ * handle signals. Any number of replicas may run.
+ */
+import { hostname } from 'node:os';
+import { keyspace, Transitions } from '@solvestream/contracts';
+import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal, parseEnv } from '@solvestream/core';
+import { SUPERVISOR_ENV } from './config';
+import { Supervisor } from './supervisor';
+import { buildOpsServer } from './ops-server';
+
+async function main(): Promise<void> {
+  let e;
+  try {
+    e = parseEnv(SUPERVISOR_ENV);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`supervisor: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const instance = instanceId('supervisor', hostname());
+  const logger = createLogger({ service: 'supervisor', level: e.LOG_LEVEL, base: { instance } });
+  let lastError = 0;
+  const redis = createRedis({
+    url: e.REDIS_URL, name: instance, role: 'worker',
+    onError: (err) => {
+      if (Date.now() - lastError > 10_000) logger.warn({ err: err.message }, 'redis connection error');
+      lastError = Date.now();
+    },
+  });
+  const keys = keyspace({ prefix: e.KEY_PREFIX, partition: e.PARTITION });
+  const transitions = new Transitions(redis, keys);
+  const supervisor = new Supervisor({
+    redis, keys, transitions, logger, consumer: instance, leaseMs: e.LEASE_MS, maxFailures: e.MAX_FAILURES,
+    intervalMs: e.SUPERVISOR_INTERVAL_MS, consumerSweepMs: e.CONSUMER_SWEEP_MS,
+  });
+  const ops = buildOpsServer({ redis, keys, transitions, supervisor, logger, instance, adminToken: e.ADMIN_TOKEN });
+  onShutdownSignal({
+    logger,
+    exitWithParent: process.env.SS_EXIT_WITH_PARENT === '1',
+    shutdown: async () => {
+      await ops.close();
+      await supervisor.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  });
+  await supervisor.start();
+  const url = await ops.listen({ port: e.PORT, host: e.HOST });
+  logger.info({ url, leaseMs: e.LEASE_MS, intervalMs: e.SUPERVISOR_INTERVAL_MS }, 'listening');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`supervisor: fatal: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
