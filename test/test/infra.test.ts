@@ -50,7 +50,7 @@ test('docker-compose.yml validates against the Compose Specification schema', ()
 
 test('every compose service runs a real entry point and depends only on defined, healthy-checkable services', () => {
   const { services } = loadCompose();
-  for (const name of ['redis', 'producer', 'worker', 'provider-sim']) assert.ok(services[name], `service ${name} is defined`);
+  for (const name of ['redis', 'producer', 'worker', 'supervisor', 'provider-sim']) assert.ok(services[name], `service ${name} is defined`);
   for (const [name, svc] of Object.entries(services)) {
     const main = svc.command?.find((c) => c.endsWith('/dist/src/main.js'));
     if (main) {

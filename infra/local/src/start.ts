@@ -4,6 +4,7 @@
  *   redis-server   a child with AOF under ./.data/redis, unless REDIS_URL is set
  *   provider-sim   unless CAPTCHAAI_API_KEY (or PROVIDER_URL + PROVIDER_KEY) is set
  *   producer       the HTTP API on PORT (default 8080)
+ *   supervisor     reclaim, retries, dead letter; ops/admin HTTP on SUPERVISOR_PORT (default 8081)
  *   worker × N     WORKERS (default 2)
  *
  * Children run in their own process group so that Ctrl-C reaches only this launcher,
@@ -24,6 +25,7 @@ const LOCAL_ENV = {
   REDIS_URL: env.optional(env.url({ doc: 'Use this Redis instead of starting one', protocols: ['redis:', 'rediss:'] })),
   PORT: env.int({ doc: 'Port of the HTTP API', default: 8080, min: 1, max: 65535 }),
   HOST: env.string({ doc: 'Interface the HTTP API listens on', default: '127.0.0.1' }),
+  SUPERVISOR_PORT: env.int({ doc: 'Port of the supervisor ops/admin HTTP (dead-letter API)', default: 8081, min: 0, max: 65535 }),
   WORKERS: env.int({ doc: 'Number of worker processes', default: 2, min: 1, max: 64 }),
   SS_DATA_DIR: env.string({ doc: 'Where the embedded Redis keeps its AOF', default: join(ROOT, '.data') }),
   CAPTCHAAI_API_KEY: env.optional(env.string({ doc: 'Solve on CaptchaAI instead of the simulator', secret: true })),
@@ -109,7 +111,7 @@ async function stopAll(code: number, reason: string): Promise<never> {
   stopping = true;
   process.stdout.write(`stopping (${reason}): producer and workers drain first, Redis last\n`);
   const tier = (names: RegExp): Child[] => children.filter((c) => names.test(c.name));
-  await Promise.all(tier(/^(producer|worker)/).map((c) => stopOne(c, 25_000)));
+  await Promise.all(tier(/^(producer|worker|supervisor)/).map((c) => stopOne(c, 25_000)));
   await Promise.all(tier(/^provider-sim$/).map((c) => stopOne(c, 5_000)));
   await Promise.all(tier(/^redis$/).map((c) => stopOne(c, 10_000)));
   process.exit(code);
@@ -174,6 +176,7 @@ async function main(): Promise<void> {
   }
 
   start('producer', process.execPath, [entry('producer')], { ...common, PORT: String(e.PORT), HOST: e.HOST });
+  start('supervisor', process.execPath, [entry('supervisor')], { ...common, PORT: String(e.SUPERVISOR_PORT), HOST: '127.0.0.1' });
   for (let i = 1; i <= e.WORKERS; i++) {
     start(`worker-${i}`, process.execPath, [entry('worker')], { ...common, ...providerEnv });
   }
@@ -181,7 +184,7 @@ async function main(): Promise<void> {
   await waitHttp(`${api}/health/ready`, 20_000);
   process.stdout.write([
     '',
-    `solvestream is up. API: ${api}`,
+    `solvestream is up. API: ${api}   (dead-letter admin: http://127.0.0.1:${e.SUPERVISOR_PORT}/v1/dead-letter)`,
     `  curl -s -X POST ${api}/v1/tasks -H 'content-type: application/json' \\`,
     `    -d '{"type":"recaptcha_v2","params":{"websiteURL":"https://example.com/login","websiteKey":"6Le-wvkSAAAAAPBMRTvw0Q4Muexq9bi0DJwx_mJ-"}}'`,
     `  curl -s '${api}/v1/tasks/<id>?wait=30'`,
