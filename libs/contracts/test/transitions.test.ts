@@ -174,6 +174,12 @@ test('scripts survive a Redis restart (script cache flushed → EVAL fallback)',
     await s.restart();
     await t.submit({ entry: entry('R2'), now: 2 });
     assert.equal(await c.xlen(ks.lane('normal')), 2);
+    // Pipelined scripts too (the worker claims a whole batch in one pipeline).
+    await s.restart();
+    const got = flattenReadReply(await c.xreadgroup('GROUP', WORKERS_GROUP, 'w', 'COUNT', 2, 'STREAMS', ks.lane('normal'), '>'));
+    assert.equal(got.length, 2);
+    const claim = await t.claim({ entry: entry('R1'), entryId: got[0]!.id, consumer: 'w', now: 3 });
+    assert.equal(claim.proceed, true);
   } finally {
     c.disconnect();
     await s.stop();
