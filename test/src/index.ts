@@ -1,2 +1,5 @@
 export * from './system';
 export * from './tasks';
+export * from './processes';
+export * from './inspect';
+export * from './paid';

@@ -1,6 +1,12 @@
 /**
  * Starts the whole system as real processes against a given Redis: the provider
- * simulator, one producer and N workers, each from its built `dist/src/main.js`.
+ * simulator, one producer, N workers and (optionally) M supervisors, each from its
+ * built `dist/src/main.js`.
+ *
+ * Chaos tests kill, freeze and restart these processes (see processes.ts); `addWorker`
+ * and `addSupervisor` start replacements. Workers and supervisors get the same
+ * `leaseMs` and `maxFailures`, because the two must agree (a supervisor with a shorter
+ * lease than the workers' renewal period would reclaim live tasks).
  */
 import { join, resolve } from 'node:path';
 import { freePort, spawnService, waitFor, type ServiceProcess } from '@solvestream/testkit';
@@ -14,32 +20,58 @@ export const SIM_KEY = 'feedfacefeedfacefeedfacefeedface';
 export interface SystemOptions {
   redisUrl: string;
   workers?: number;
+  /** Supervisors started with the system. Default 0 (nothing reclaims or promotes). */
+  supervisors?: number;
   /** Extra env for the simulator (latency, faults, accounts). */
   simEnv?: Record<string, string>;
   /** Extra env for every worker. */
   workerEnv?: Record<string, string>;
+  /** Extra env for every supervisor. */
+  supervisorEnv?: Record<string, string>;
+  /** Extra env for the producer. */
+  producerEnv?: Record<string, string>;
   keyPrefix?: string;
+  /** LEASE_MS of workers and supervisors alike. Default: the services' own (30 s). */
+  leaseMs?: number;
+  /** MAX_FAILURES of workers and supervisors alike. Default: the services' own (5). */
+  maxFailures?: number;
+  /** SUPERVISOR_INTERVAL_MS. Default: the supervisor's own (1 s). */
+  supervisorIntervalMs?: number;
 }
 
 export interface System {
   apiUrl: string;
   simUrl: string;
+  redisUrl: string;
+  keyPrefix: string;
   sim: ServiceProcess;
   producer: ServiceProcess;
+  /** Every worker started so far, including killed ones (see processes.ts `isAlive`). */
   workers: ServiceProcess[];
-  /** Starts one more worker (e.g. to replace a killed one). */
+  /** Every supervisor started so far; `supervisorUrls[i]` is the ops HTTP of `supervisors[i]`. */
+  supervisors: ServiceProcess[];
+  supervisorUrls: string[];
+  /** Starts one more worker (e.g. to replace a killed one); resolves once it is ready. */
   addWorker(name?: string): Promise<ServiceProcess>;
+  /** Starts one more supervisor; resolves once its `/health/ready` answers 200. */
+  addSupervisor(name?: string): Promise<ServiceProcess>;
+  /** Every process this system started, dead or alive. */
+  all(): ServiceProcess[];
+  /** Resumes frozen processes, then stops everything (SIGTERM, SIGKILL after a grace). */
   stop(): Promise<void>;
 }
 
+const maybe = (name: string, v: number | undefined): Record<string, string> => (v === undefined ? {} : { [name]: String(v) });
+
 export async function startSystem(o: SystemOptions): Promise<System> {
   const prefix = o.keyPrefix ?? 'ss';
+  const shared = { ...maybe('LEASE_MS', o.leaseMs), ...maybe('MAX_FAILURES', o.maxFailures) };
   const simPort = await freePort();
   const simUrl = `http://127.0.0.1:${simPort}`;
   const sim = spawnService({
     name: 'provider-sim',
     entry: serviceEntry('provider-sim'),
-    env: { PORT: String(simPort), HOST: '127.0.0.1', SIM_LATENCY_SCALE: '0.01', SIM_UNSOLVABLE_RATE: '0', ...o.simEnv },
+    env: { PORT: String(simPort), HOST: '127.0.0.1', SIM_LATENCY_SCALE: '0.01', SIM_UNSOLVABLE_RATE: '0', LOG_LEVEL: 'warn', ...o.simEnv },
   });
   await waitHttp(`${simUrl}/health`, sim);
 
@@ -47,7 +79,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
   const producer = spawnService({
     name: 'producer',
     entry: serviceEntry('producer'),
-    env: { REDIS_URL: o.redisUrl, PORT: String(apiPort), HOST: '127.0.0.1', KEY_PREFIX: prefix },
+    env: { REDIS_URL: o.redisUrl, PORT: String(apiPort), HOST: '127.0.0.1', KEY_PREFIX: prefix, ...o.producerEnv },
   });
   let n = 0;
   const workers: ServiceProcess[] = [];
@@ -59,34 +91,73 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         REDIS_URL: o.redisUrl, KEY_PREFIX: prefix, LOG_LEVEL: 'info', WORKER_ID: name,
         PROVIDER_NAME: 'sim', PROVIDER_URL: simUrl, PROVIDER_KEY: SIM_KEY,
         POLL_FIRST_DELAY_SCALE: '0.01', POLL_INTERVAL_MS: '100', BLOCK_MS: '500',
+        ...shared,
         ...o.workerEnv,
       },
     });
-    await w.waitForLine('worker ready');
     workers.push(w);
+    await w.waitForLine('worker ready', 30_000);
     return w;
   };
-  await Promise.all(Array.from({ length: o.workers ?? 2 }, () => addWorker()));
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
-  await waitHttp(`${apiUrl}/health/ready`, producer);
+  let s = 0;
+  const supervisors: ServiceProcess[] = [];
+  const supervisorUrls: string[] = [];
+  const addSupervisor = async (name = `supervisor-${++s}`): Promise<ServiceProcess> => {
+    const port = await freePort();
+    const p = spawnService({
+      name,
+      entry: serviceEntry('supervisor'),
+      env: {
+        REDIS_URL: o.redisUrl, KEY_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info',
+        SUPERVISOR_ID: name,
+        ...shared,
+        ...maybe('SUPERVISOR_INTERVAL_MS', o.supervisorIntervalMs),
+        ...o.supervisorEnv,
+      },
+    });
+    supervisors.push(p);
+    supervisorUrls.push(`http://127.0.0.1:${port}`);
+    await waitHttp(`http://127.0.0.1:${port}/health/ready`, p);
+    return p;
+  };
+  const all = (): ServiceProcess[] => [sim, producer, ...workers, ...supervisors];
+  const stop = async (): Promise<void> => {
+    // A SIGSTOPped process would only see SIGTERM after its grace; wake everyone first.
+    for (const p of all()) p.signal('SIGCONT');
+    await Promise.all([producer.stop(), ...workers.map((w) => w.stop()), ...supervisors.map((x) => x.stop())]);
+    await sim.stop();
+  };
+  try {
+    await Promise.all(Array.from({ length: o.workers ?? 2 }, () => addWorker()));
+    await Promise.all(Array.from({ length: o.supervisors ?? 0 }, () => addSupervisor()));
+    await waitHttp(`http://127.0.0.1:${apiPort}/health/ready`, producer);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
   return {
-    apiUrl,
+    apiUrl: `http://127.0.0.1:${apiPort}`,
     simUrl,
+    redisUrl: o.redisUrl,
+    keyPrefix: prefix,
     sim,
     producer,
     workers,
+    supervisors,
+    supervisorUrls,
     addWorker,
-    async stop() {
-      await Promise.all([producer.stop(), ...workers.map((w) => w.stop())]);
-      await sim.stop();
-    },
+    addSupervisor,
+    all,
+    stop,
   };
 }
 
 /** Waits until `url` answers 2xx; fails early with the process's last lines if it exits. */
-async function waitHttp(url: string, proc: ServiceProcess): Promise<void> {
+export async function waitHttp(url: string, proc: ServiceProcess, timeoutMs = 20_000): Promise<void> {
   await waitFor(`${proc.name} at ${url}`, async () => {
-    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited: ${proc.lines.slice(-10).join('\n')}`);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+      throw new Error(`${proc.name} exited: ${proc.lines.slice(-10).join('\n')}`);
+    }
     return (await fetch(url)).ok;
-  }, { timeoutMs: 20_000, intervalMs: 100 });
+  }, { timeoutMs, intervalMs: 100 });
 }

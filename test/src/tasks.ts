@@ -26,7 +26,39 @@ export async function submit(apiUrl: string, task: TaskRequest): Promise<string>
   return ((await res.json()) as { id: string }).id;
 }
 
-export interface TaskState { id: string; status: string; solution?: { token?: string; text?: string }; error?: { code: string } }
+export interface TaskState { id: string; status: string; solution?: { token?: string; text?: string }; error?: { code: string; message?: string }; attempt?: number }
+
+export type PostOutcome = { ok: true; id: string } | { ok: false; status: number; body: string };
+
+/** POSTs a task and reports the answer instead of throwing (status 0: no HTTP answer at all). */
+export async function postTask(apiUrl: string, task: TaskRequest): Promise<PostOutcome> {
+  try {
+    const res = await fetch(`${apiUrl}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(task) });
+    if (res.status === 202) return { ok: true, id: ((await res.json()) as { id: string }).id };
+    return { ok: false, status: res.status, body: await res.text() };
+  } catch (err) {
+    return { ok: false, status: 0, body: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * Submits `tasks` in batches of `batch` (each batch at once), starting a batch every
+ * `everyMs`, so that load keeps arriving while a test breaks things. Resolves with each
+ * task's outcome, in order.
+ */
+export async function submitPaced(apiUrl: string, tasks: readonly TaskRequest[], o: { batch: number; everyMs: number }): Promise<PostOutcome[]> {
+  const out: PostOutcome[] = new Array(tasks.length);
+  const batches: Promise<void>[] = [];
+  for (let start = 0; start < tasks.length; start += o.batch) {
+    const t0 = Date.now();
+    const slice = tasks.slice(start, start + o.batch);
+    batches.push(Promise.all(slice.map(async (t, k) => { out[start + k] = await postTask(apiUrl, t); })).then(() => undefined));
+    const wait = o.everyMs - (Date.now() - t0);
+    if (start + o.batch < tasks.length && wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  await Promise.all(batches);
+  return out;
+}
 
 /** Long-polls until the task is terminal or `timeoutMs` passes. */
 export async function awaitTask(apiUrl: string, id: string, timeoutMs = 60_000): Promise<TaskState> {
@@ -44,6 +76,11 @@ export async function awaitTask(apiUrl: string, id: string, timeoutMs = 60_000):
     if (Date.now() > deadline) throw new Error(`task ${id} not finished within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** `awaitTask` for every id, 200 long-polls at a time. */
+export function awaitAll(apiUrl: string, ids: readonly string[], timeoutMs = 120_000): Promise<TaskState[]> {
+  return mapLimit(ids, 200, (id) => awaitTask(apiUrl, id, timeoutMs));
 }
 
 /** Runs `fn` over `items` with at most `limit` at once. */
