@@ -21,16 +21,11 @@
 local taskId, now, eventsMax = ARGV[1], ARGV[2], tonumber(ARGV[7])
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -2 end
-if status == 'solved' or status == 'failed' or status == 'cancelled' then return 0 end
+if TERMINAL[status] then return 0 end
 local current = tonumber(redis.call('HGET', KEYS[1], 'attempt') or '0')
 if current > tonumber(ARGV[5]) then return -6 end
 redis.call('HSET', KEYS[1], 'provider', ARGV[3], 'providerTaskId', ARGV[4], 'providerSubmittedAt', now,
   'updatedAt', now)
-local ev = {'v', '1', 'task', taskId, 'event', 'provider-submitted', 'at', now, 'attempt', ARGV[5],
-  'consumer', ARGV[6], 'provider', ARGV[3], 'providerTaskId', ARGV[4]}
-if eventsMax > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', eventsMax, '*', unpack(ev))
-else
-  redis.call('XADD', KEYS[2], '*', unpack(ev))
-end
+appendEvent(KEYS[2], eventsMax, taskId, 'provider-submitted', now,
+  {'attempt', ARGV[5], 'consumer', ARGV[6], 'provider', ARGV[3], 'providerTaskId', ARGV[4]})
 return 1

@@ -25,16 +25,11 @@ local taskId, entryId, group, consumer, now, attempt, eventsMax =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
 
 local function event(name, ...)
-  local ev = {'v', '1', 'task', taskId, 'event', name, 'at', now, ...}
-  if eventsMax > 0 then
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', eventsMax, '*', unpack(ev))
-  else
-    redis.call('XADD', KEYS[2], '*', unpack(ev))
-  end
+  appendEvent(KEYS[2], eventsMax, taskId, name, now, {...})
 end
 
 local status = redis.call('HGET', KEYS[1], 'status')
-if status == 'solved' or status == 'failed' or status == 'cancelled' then
+if TERMINAL[status] then
   redis.call('XACK', KEYS[3], group, entryId)
   redis.call('XDEL', KEYS[3], entryId)
   event('duplicate', 'stage', 'claim', 'attempt', attempt, 'consumer', consumer, 'status', status)

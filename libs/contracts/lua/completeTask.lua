@@ -29,12 +29,6 @@ local taskId, entryId, group, now, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4],
 local ttl, eventsMax, resultsMax, attempt, consumer =
   tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], ARGV[10]
 
-local function xadd(key, maxlen, fields)
-  if maxlen > 0 then
-    return redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', unpack(fields))
-  end
-  return redis.call('XADD', key, '*', unpack(fields))
-end
 local function ack()
   if entryId ~= '' then
     redis.call('XACK', KEYS[4], group, entryId)
@@ -47,10 +41,10 @@ if not status then
   ack()
   return {-2}
 end
-if status == 'solved' or status == 'failed' or status == 'cancelled' then
+if TERMINAL[status] then
   ack()
-  xadd(KEYS[2], eventsMax, {'v', '1', 'task', taskId, 'event', 'duplicate', 'at', now, 'stage', 'complete',
-    'attempt', attempt, 'consumer', consumer, 'outcome', outcome, 'status', status})
+  appendEvent(KEYS[2], eventsMax, taskId, 'duplicate', now,
+    {'stage', 'complete', 'attempt', attempt, 'consumer', consumer, 'outcome', outcome, 'status', status})
   return {0, status}
 end
 
@@ -60,7 +54,6 @@ local resultId = xadd(KEYS[3], resultsMax, result)
 redis.call('HSET', KEYS[1], 'status', outcome, 'resultId', resultId, 'updatedAt', now, unpack(result))
 redis.call('HDEL', KEYS[1], 'v', 'task')
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
-xadd(KEYS[2], eventsMax, {'v', '1', 'task', taskId, 'event', outcome, 'at', now, 'attempt', attempt,
-  'consumer', consumer, 'result', resultId})
+appendEvent(KEYS[2], eventsMax, taskId, outcome, now, {'attempt', attempt, 'consumer', consumer, 'result', resultId})
 ack()
 return {1, resultId}

@@ -24,11 +24,6 @@ local dl = redis.call('XADD', KEYS[2], '*', 'v', '1', 'kind', 'poison', 'task', 
 redis.call('XACK', KEYS[1], group, entryId)
 redis.call('XDEL', KEYS[1], entryId)
 if taskId ~= '' then
-  local ev = {'v', '1', 'task', taskId, 'event', 'dead-lettered', 'at', now, 'reason', reason, 'deadLetter', dl}
-  if eventsMax > 0 then
-    redis.call('XADD', KEYS[3], 'MAXLEN', '~', eventsMax, '*', unpack(ev))
-  else
-    redis.call('XADD', KEYS[3], '*', unpack(ev))
-  end
+  appendEvent(KEYS[3], eventsMax, taskId, 'dead-lettered', now, {'reason', reason, 'deadLetter', dl})
 end
 return dl

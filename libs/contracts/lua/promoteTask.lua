@@ -33,14 +33,9 @@ if entryPriority ~= priority then return {-5} end
 redis.call('ZREM', KEYS[1], taskId)
 redis.call('HDEL', KEYS[2], taskId)
 local status = redis.call('HGET', KEYS[4], 'status')
-if status == 'solved' or status == 'failed' or status == 'cancelled' then return {3, status} end
+if TERMINAL[status] then return {3, status} end
 
 local entryId = redis.call('XADD', KEYS[3], '*', unpack(fields))
 redis.call('HSET', KEYS[4], 'updatedAt', ARGV[2])
-local ev = {'v', '1', 'task', taskId, 'event', 'promoted', 'at', ARGV[2], 'entry', entryId}
-if eventsMax > 0 then
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', eventsMax, '*', unpack(ev))
-else
-  redis.call('XADD', KEYS[5], '*', unpack(ev))
-end
+appendEvent(KEYS[5], eventsMax, taskId, 'promoted', ARGV[2], {'entry', entryId})
 return {1, entryId}

@@ -45,12 +45,8 @@ local taskId, entryId, group, consumer, now, mode, reason =
 local maxFailures, dueAt = tonumber(ARGV[8]), ARGV[9]
 local eventsMax, resultsMax, ttl, errorCode = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), ARGV[13]
 
-local function xadd(key, maxlen, fields)
-  if maxlen > 0 then return redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', unpack(fields)) end
-  return redis.call('XADD', key, '*', unpack(fields))
-end
 local function event(name, ...)
-  return xadd(KEYS[3], eventsMax, {'v', '1', 'task', taskId, 'event', name, 'at', now, ...})
+  return appendEvent(KEYS[3], eventsMax, taskId, name, now, {...})
 end
 local function ackAndDelete()
   redis.call('XACK', KEYS[1], group, entryId)
@@ -62,7 +58,7 @@ if #pending == 0 then return {-3} end
 if pending[1][2] ~= consumer then return {-4} end
 
 local status = redis.call('HGET', KEYS[2], 'status')
-if status == 'solved' or status == 'failed' or status == 'cancelled' then
+if TERMINAL[status] then
   ackAndDelete()
   return {0, status}
 end

@@ -37,10 +37,5 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'attempt', '1', 'createdAt', now
   'entryId', entryId, unpack(proj))
 if idemTtl > 0 then redis.call('SET', KEYS[4], taskId, 'EX', idemTtl) end
 
-local ev = {'v', '1', 'task', taskId, 'event', 'submitted', 'at', now, 'attempt', '1', 'entry', entryId}
-if eventsMax > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', eventsMax, '*', unpack(ev))
-else
-  redis.call('XADD', KEYS[2], '*', unpack(ev))
-end
+appendEvent(KEYS[2], eventsMax, taskId, 'submitted', now, {'attempt', '1', 'entry', entryId})
 return {1, entryId}

@@ -42,7 +42,8 @@ function loadScripts(redis: Redis): void {
   for (const [name, numberOfKeys] of Object.entries(SCRIPTS)) {
     const cmd = commandName(name as ScriptName);
     if (typeof (redis as unknown as Record<string, unknown>)[cmd] === 'function') continue;
-    const lua = readFileSync(join(__dirname, '..', '..', 'lua', `${name}.lua`), 'utf8');
+    const dir = join(__dirname, '..', '..', 'lua');
+    const lua = readFileSync(join(dir, '_common.lua'), 'utf8') + '\n' + readFileSync(join(dir, `${name}.lua`), 'utf8');
     redis.defineCommand(cmd, { lua, numberOfKeys });
   }
 }
