@@ -108,6 +108,20 @@ export async function backlog(redis: Redis, ks: Keyspace): Promise<{ lanes: numb
   return { lanes, pending: await pendingTotal(redis, ks), delayed: await redis.zcard(ks.delayed) };
 }
 
+/**
+ * Waits (up to `timeoutMs`) until the lanes, the PEL and the delayed set are empty, and
+ * returns what is left. Redeliveries of finished tasks (acked as duplicates on claim)
+ * may still be in flight after every client has its answer.
+ */
+export async function waitDrained(redis: Redis, ks: Keyspace, timeoutMs = 60_000): Promise<{ lanes: number; pending: number; delayed: number }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const b = await backlog(redis, ks);
+    if ((b.lanes === 0 && b.pending === 0 && b.delayed === 0) || Date.now() > deadline) return b;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 // ---- the simulator's side -------------------------------------------------------
 
 /** A task record of the simulator (`GET /admin/tasks`), the fields tests use. */

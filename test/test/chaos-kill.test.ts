@@ -1,0 +1,150 @@
+/**
+ * Chaos (a): workers killed with `kill -9` under load.
+ *
+ * 2,000 tasks of every type go in over HTTP while one of three workers is killed every
+ * few seconds and replaced by a fresh one. The supervisor reclaims what the dead
+ * worker held once its lease (2 s) runs out, and the next worker resumes each task from
+ * its checkpoint. What a user must see: every task answered exactly once, and no
+ * CAPTCHA whose provider id was checkpointed paid for twice.
+ *
+ * Also printed (not asserted): the time from each kill to its tasks resuming
+ * elsewhere, against the configured lease + supervisor interval.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Redis from 'ioredis';
+import { sleep, startRedis, type RedisServer } from '@solvestream/testkit';
+import { keyspace, type TaskEvent } from '@solvestream/contracts';
+import {
+  auditResults, auditSubmits, awaitAll, countEvents, countsLine, eventsByTask, isAlive, kill9,
+  markedTask, readDeadLetter, readEvents, runId, simTasks, startSystem, submitPaced, waitDrained, type System,
+} from '../src';
+
+const LEASE_MS = 2000;
+const INTERVAL_MS = 200;
+
+let redis: RedisServer;
+let system: System;
+
+before(async () => {
+  redis = await startRedis({ aof: true });
+  system = await startSystem({
+    redisUrl: redis.url,
+    workers: 3,
+    supervisors: 1,
+    leaseMs: LEASE_MS,
+    supervisorIntervalMs: INTERVAL_MS,
+    // Each kill is a failed delivery for the tasks it hits; a task unlucky enough to be
+    // hit five times must not be dead-lettered here (that is test (d)'s subject).
+    maxFailures: 50,
+    // Solves of 0.1–3 s, so that every kill catches tasks both before and after submit.
+    simEnv: { SIM_LATENCY_SCALE: '0.05' },
+  });
+});
+after(async () => {
+  await system?.stop();
+  await redis?.stop();
+});
+
+interface Kill { at: number; victim: string }
+
+/** Kills one live worker every 2.5–3.5 s and starts a replacement, until `stop()`. */
+function killLoop(): { kills: Kill[]; stop: () => Promise<void> } {
+  const kills: Kill[] = [];
+  let done = false;
+  const loop = (async () => {
+    for (let k = 0; !done; k++) {
+      await sleep(2500 + (k % 3) * 500);
+      if (done) break;
+      const alive = system.workers.filter(isAlive);
+      const victim = alive[k % alive.length];
+      if (!victim) continue;
+      kills.push({ at: Date.now(), victim: victim.name });
+      await kill9(victim);
+      await system.addWorker();
+    }
+  })();
+  return { kills, stop: async () => { done = true; await loop; } };
+}
+
+/**
+ * For each kill: how long until every task the victim held was claimed by someone else.
+ * A task "held" by the victim is one whose last claim before the kill was the victim's
+ * and that had no outcome yet at the kill.
+ */
+function resumeTimes(kills: readonly Kill[], byTask: Map<string, TaskEvent[]>): number[] {
+  const out: number[] = [];
+  for (const k of kills) {
+    let worst = -1;
+    for (const events of byTask.values()) {
+      const before = events.filter((e) => e.at <= k.at);
+      const lastClaim = [...before].reverse().find((e) => e.event === 'claimed');
+      if (!lastClaim || lastClaim.data.consumer !== k.victim) continue;
+      if (before.some((e) => e.event === 'solved' || e.event === 'failed')) continue;
+      const resumed = events.find((e) => e.at > k.at && e.event === 'claimed' && e.data.consumer !== k.victim);
+      if (resumed) worst = Math.max(worst, resumed.at - k.at);
+    }
+    if (worst >= 0) out.push(worst);
+  }
+  return out;
+}
+
+test('2,000 tasks while workers are kill -9ed: one result each, no checkpointed solve paid twice', async () => {
+  const N = 2000;
+  const run = runId();
+  const tasks = Array.from({ length: N }, (_, i) => markedTask(run, i));
+  const t0 = Date.now();
+
+  const chaos = killLoop();
+  const posted = await submitPaced(system.apiUrl, tasks, { batch: 100, everyMs: 600 });
+  const refused = posted.filter((p) => !p.ok);
+  assert.deepEqual(refused.slice(0, 3), [], 'every submit was accepted');
+  const ids = posted.map((p) => (p.ok ? p.id : ''));
+  const states = await awaitAll(system.apiUrl, ids, 240_000);
+  await chaos.stop();
+  const elapsed = Date.now() - t0;
+
+  const c = new Redis(redis.url);
+  try {
+    const ks = keyspace();
+    // Redeliveries of already finished tasks may still be in flight: wait until they drain.
+    const rest = await waitDrained(c, ks);
+    const results = await auditResults(c, ks);
+    const events = await readEvents(c, ks);
+    const dead = await readDeadLetter(c, ks);
+    const paid = auditSubmits(run, ids, await simTasks(system.simUrl, `m=${run}-`), events);
+    const resumes = resumeTimes(chaos.kills, eventsByTask(events)).sort((a, b) => a - b);
+
+    const solved = states.filter((s) => s.status === 'solved').length;
+    const failed = states.filter((s) => s.status === 'failed');
+    const missing = ids.filter((id) => (results.perTask.get(id)?.length ?? 0) !== 1);
+    countsLine('chaos(a) kill -9', {
+      accepted: ids.length, answered: states.length, solved, failed: failed.length,
+      results: results.entries, duplicateResults: results.duplicates, missingResults: missing.length,
+      kills: chaos.kills.length, reclaimed: countEvents(events, 'reclaimed'), duplicateEvents: countEvents(events, 'duplicate'),
+      deadLettered: dead.length, checkpointed: paid.checkpointed, providerSubmits: paid.submits,
+      submittedTwice: paid.submittedTwice, lostSubmits: paid.lostSubmits, doublePaid: paid.doublePaid, charges: paid.charges,
+      leftInLanes: rest.lanes, pending: rest.pending, elapsedMs: elapsed,
+    });
+    countsLine('chaos(a) kill→resume (benchmark)', {
+      leaseMs: LEASE_MS, intervalMs: INTERVAL_MS, goalMs: LEASE_MS + INTERVAL_MS, kills: resumes.length,
+      p50Ms: resumes[Math.floor(resumes.length / 2)] ?? 'n/a', maxMs: resumes[resumes.length - 1] ?? 'n/a',
+    });
+
+    assert.equal(states.length, N, 'every task answered');
+    assert.ok(states.every((s) => ['solved', 'failed', 'cancelled'].includes(s.status)), 'every answer is terminal');
+    // Nothing here makes a task unsolvable; only a deadline could fail one on a crawling machine.
+    assert.deepEqual(failed.filter((f) => f.error?.code !== 'ERROR_CAPTCHA_UNSOLVABLE').map((f) => [f.id, f.error?.code]), []);
+    assert.deepEqual(missing.slice(0, 5), [], 'exactly one results entry per task');
+    assert.equal(results.entries, N, 'no results entry for anything else');
+    assert.equal(results.duplicates, 0);
+    assert.deepEqual(paid.offenders, [], 'no submit after the task had a checkpoint');
+    assert.equal(paid.doublePaid, 0);
+    assert.ok(chaos.kills.length >= 2, `workers were killed (${chaos.kills.length})`);
+    assert.ok(countEvents(events, 'reclaimed') > 0, 'the kills hit tasks in flight, and they were reclaimed');
+    assert.deepEqual(rest, { lanes: 0, pending: 0, delayed: 0 }, 'nothing left queued, pending or delayed');
+    for (const p of system.all().filter((x) => !x.name.startsWith('worker'))) assert.ok(isAlive(p), `${p.name} still running`);
+  } finally {
+    c.disconnect();
+  }
+});
