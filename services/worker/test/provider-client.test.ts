@@ -5,6 +5,7 @@ import type { TaskSpec } from '@solvestream/contracts';
 import { ProviderClient } from '../src/provider/client';
 import { ProviderError } from '../src/provider/errors';
 import { KEY, startSim, type Sim } from './helpers';
+import { keyStats, setAccount, simTask } from './provider-helpers';
 
 let sim: Sim;
 let client: ProviderClient;
@@ -110,4 +111,62 @@ test('zero balance: failover for balance providers, capacity for CaptchaAI seman
   assert.deepEqual((await classOf(client.submit(specs[0]!))).slice(0, 2), ['failover', 'ERROR_ZERO_BALANCE']);
   const captchaai = new ProviderClient({ name: 'captchaai', baseUrl: sim.url, key: KEY, zeroBalanceIsCapacity: true });
   assert.deepEqual((await classOf(captchaai.submit(specs[0]!))).slice(0, 2), ['capacity', 'ERROR_ZERO_BALANCE']);
+});
+
+test('balance: getbalance answers the account balance', async () => {
+  await setAccount(sim, KEY, { balance: 12.5 });
+  assert.equal(await client.balance(), 12.5);
+  assert.equal((await keyStats(sim, KEY)).balanceChecks, 1);
+});
+
+test('report good/bad passes through to res.php; refusals are permanent errors', async () => {
+  const ids = await Promise.all([client.submit(specs[0]!), client.submit(specs[4]!)]);
+  for (const [i, id] of ids.entries()) {
+    const type = i === 0 ? 'recaptcha_v2' : 'image';
+    await until(async () => ((await client.getOne(id, type)).state === 'ready' ? true : undefined));
+  }
+  await client.report(ids[0]!, 'recaptcha_v2', 'good');
+  await client.report(ids[1]!, 'image', 'bad');
+  assert.equal((await simTask(sim, ids[0]!)).report?.kind, 'good');
+  assert.equal((await simTask(sim, ids[1]!)).report?.kind, 'bad');
+  const st = await keyStats(sim, KEY);
+  assert.deepEqual([st.reportsGood, st.reportsBad], [1, 1]);
+
+  assert.deepEqual((await classOf(client.report(ids[0]!, 'recaptcha_v2', 'bad'))).slice(0, 2), ['permanent', 'ERROR_DUPLICATE_REPORT']);
+  await sim.faults({ unsolvableRate: 1 });
+  const failed = await client.submit(specs[0]!);
+  await until(async () => ((await client.getOne(failed, 'recaptcha_v2')).state === 'error' ? true : undefined));
+  assert.deepEqual((await classOf(client.report(failed, 'recaptcha_v2', 'bad'))).slice(0, 2), ['permanent', 'ERROR_REPORT_NOT_RECORDED']);
+});
+
+test('CaptchaAI quirk: a numeric task id in the JSON answer is accepted', async () => {
+  await sim.faults({ numericIds: true });
+  const id = await client.submit(specs[0]!);
+  assert.match(id, /^\d+$/);
+});
+
+test('per-slot errors in a multi-get come back in their slot', async () => {
+  await sim.faults({ unsolvableRate: 1 });
+  const bad = await client.submit(specs[0]!);
+  await sim.faults({});
+  const good = await client.submit(specs[0]!);
+  const types = new Map([[bad, 'recaptcha_v2' as const], [good, 'recaptcha_v2' as const], ['123', 'recaptcha_v2' as const]]);
+  const slots = await until(async () => {
+    const m = await client.getMany([bad, good, '123'], types);
+    return m.get(bad)?.state !== 'pending' && m.get(good)?.state !== 'pending' ? m : undefined;
+  });
+  const b = slots.get(bad);
+  assert.ok(b?.state === 'error' && b.error.code === 'ERROR_CAPTCHA_UNSOLVABLE' && b.error.errorClass === 'permanent');
+  assert.equal(slots.get(good)?.state, 'ready');
+  const unknown = slots.get('123');
+  assert.ok(unknown?.state === 'error' && unknown.error.code === 'ERROR_WRONG_CAPTCHA_ID');
+});
+
+test('requests past maxConcurrentRequests wait their turn instead of opening more sockets', async () => {
+  await sim.faults({ slow: { delayMs: 150, on: 'submit' } });
+  const one = new ProviderClient({ name: 'sim', baseUrl: sim.url, key: KEY, maxConcurrentRequests: 1 });
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: 4 }, () => one.submit(specs[0]!)));
+  assert.ok(Date.now() - t0 >= 4 * 150, 'four slow submits through one slot ran one after another');
+  assert.equal(one.calls.submit, 4);
 });
