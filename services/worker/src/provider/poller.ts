@@ -3,13 +3,16 @@
  * `res.php?action=get&ids=…` request (up to the provider's cap), so 10,000 tasks in
  * flight cost ~N/100 requests per poll interval instead of N.
  *
- * States of a watch: waiting (until its `dueAt`) → polling (in a request) → waiting |
- * settled. A watch settles on an answer, a permanent error, or its deadline. Transient
- * errors (network, provider busy, nonsense) only push `dueAt` back: polling a known
- * provider id again is free, submitting again is not.
+ * States of a watch: waiting (until its `dueAt`) → due (queued for a request) →
+ * polling (in a request) → waiting | settled. A watch settles on an answer, a permanent
+ * error, or its deadline. Transient errors (network, provider busy, nonsense) only push
+ * `dueAt` back: polling a known provider id again is free, submitting again is not.
  *
  * The tick scans all watches (O(n) every `tickMs`): ~1 ms for 10,000 watches, cheaper
- * than keeping a heap in order for a set that changes on every answer.
+ * than keeping a heap in order for a set that changes on every answer. It moves due
+ * watches to a FIFO queue; requests are started from that queue whenever one of the
+ * `maxConcurrentRequests` slots is free — at a tick and as soon as a request ends — so
+ * single-get providers are not held to `maxConcurrentRequests` per tick.
  */
 import type { TaskType, Solution } from '@solvestream/contracts';
 import type { Logger } from '@solvestream/core';
@@ -40,8 +43,33 @@ interface Watch {
   dueAt: number;
   deadline: number;
   polls: number;
+  /** Queued for a request or in one. */
   busy: boolean;
+  settled: boolean;
   settle: (o: PollOutcome) => void;
+}
+
+/** FIFO of due watches; settled ones are skipped when taken. */
+class DueQueue {
+  private items: Watch[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(w: Watch): void {
+    this.items.push(w);
+  }
+  shift(): Watch | undefined {
+    while (this.head < this.items.length) {
+      const w = this.items[this.head++] as Watch;
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+      if (!w.settled) return w;
+    }
+    return undefined;
+  }
 }
 
 export class Poller {
@@ -50,6 +78,8 @@ export class Poller {
   private readonly maxConcurrent: number;
   private readonly clock: () => number;
   private inFlightRequests = 0;
+  private readonly dueMulti = new DueQueue();
+  private readonly dueSingle = new DueQueue();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly client: ProviderClient, private readonly options: PollerOptions = {}) {
@@ -69,8 +99,10 @@ export class Poller {
     return new Promise((resolve) => {
       const w: Watch = {
         id, type, single: o.single === true || !this.client.multiGet, dueAt: o.firstPollAt, deadline: o.deadline,
-        polls: 0, busy: false,
+        polls: 0, busy: false, settled: false,
         settle: (outcome) => {
+          if (w.settled) return;
+          w.settled = true;
           if (this.watches.get(id) === w) this.watches.delete(id);
           resolve(outcome);
         },
@@ -99,26 +131,38 @@ export class Poller {
       return;
     }
     const now = this.clock();
-    const batch: Watch[] = [];
     for (const w of this.watches.values()) {
-      if (w.busy) continue;
       if (now >= w.deadline) {
+        // A watch in a request settles now; the request's answer is then ignored.
         w.settle({ state: 'deadline', polls: w.polls });
         continue;
       }
-      if (w.dueAt > now) continue;
-      if (this.inFlightRequests >= this.maxConcurrent) continue;
-      if (w.single) {
-        this.pollOne(w);
-      } else {
-        batch.push(w);
-        if (batch.length === this.client.maxIdsPerGet) this.pollMany(batch.splice(0));
-      }
+      if (w.busy || w.dueAt > now) continue;
+      w.busy = true;
+      (w.single ? this.dueSingle : this.dueMulti).push(w);
     }
-    if (batch.length) this.pollMany(batch);
+    this.pump();
+  }
+
+  /** Starts requests from the due queues while a request slot is free. */
+  private pump(): void {
+    while (this.inFlightRequests < this.maxConcurrent) {
+      if (this.dueMulti.length > 0) {
+        const batch: Watch[] = [];
+        for (let w = this.dueMulti.shift(); w; w = batch.length < this.client.maxIdsPerGet ? this.dueMulti.shift() : undefined) batch.push(w);
+        if (batch.length > 0) {
+          this.pollMany(batch);
+          continue;
+        }
+      }
+      const w = this.dueSingle.shift();
+      if (!w) return;
+      this.pollOne(w);
+    }
   }
 
   private apply(w: Watch, slot: PollSlot, now: number): void {
+    if (w.settled) return;
     w.busy = false;
     if (slot.state === 'ready') return w.settle({ state: 'ready', solution: slot.solution, polls: w.polls });
     if (slot.state === 'error' && slot.error.errorClass === 'permanent') return w.settle({ state: 'error', error: slot.error, polls: w.polls });
@@ -127,18 +171,17 @@ export class Poller {
   }
 
   private pollOne(w: Watch): void {
-    w.busy = true;
     w.polls++;
     this.inFlightRequests++;
     this.client
       .getOne(w.id, w.type)
       .then((slot) => this.apply(w, slot, this.clock()))
       .catch((err: unknown) => this.failBatch([w], err))
-      .finally(() => this.inFlightRequests--);
+      .finally(() => this.requestDone());
   }
 
   private pollMany(ws: Watch[]): void {
-    for (const w of ws) { w.busy = true; w.polls++; }
+    for (const w of ws) w.polls++;
     this.inFlightRequests++;
     const types = new Map(ws.map((w) => [w.id, w.type] as const));
     this.client
@@ -148,7 +191,12 @@ export class Poller {
         for (const w of ws) this.apply(w, slots.get(w.id) ?? { state: 'pending' }, now);
       })
       .catch((err: unknown) => this.failBatch(ws, err))
-      .finally(() => this.inFlightRequests--);
+      .finally(() => this.requestDone());
+  }
+
+  private requestDone(): void {
+    this.inFlightRequests--;
+    this.pump();
   }
 
   /** A whole request failed (network, nonsense): every id in it waits one interval more. */
