@@ -10,8 +10,9 @@
  *             without waiting for the lease to expire.
  *   STOPPED   pollers closed; Redis connections closed by the owner.
  *
- * Reading: lanes are swept highest priority first with non-blocking XREADGROUP, then,
- * when all are empty, one blocking XREADGROUP over all lanes (COUNT 1 per lane). That
+ * Reading: every lane gets a guaranteed share of the free slots, the rest goes highest
+ * priority first (non-blocking XREADGROUP; see `read`); when all lanes are empty, one
+ * blocking XREADGROUP over all lanes (COUNT 1 per lane). That
  * blocking read can return one entry per lane at once, so up to lanes−1 entries may
  * wait in a small local backlog: solving stays strictly bounded by `concurrency`.
  *
@@ -68,6 +69,9 @@ export interface WorkerOptions {
 
 type State = 'running' | 'draining' | 'stopped';
 
+/** Guaranteed share of free slots per lane, critical → low (see `read`). */
+const LANE_SHARES = [0.5, 0.25, 0.15, 0.1];
+
 export interface WorkerStats {
   state: State;
   inFlight: number;
@@ -99,6 +103,8 @@ export class Worker {
   private readonly held = new Map<string, Held>();
   private timers: NodeJS.Timeout[] = [];
   private readonly leaseMs: number;
+  /** Deficit-round-robin credit per lane (see `read`). */
+  private readonly credits: number[] = [];
   readonly stats: WorkerStats = {
     state: 'running', inFlight: 0, solved: 0, failed: 0, duplicates: 0, retried: 0, handedBack: 0, lost: 0, poison: 0, errors: 0,
   };
@@ -201,17 +207,53 @@ export class Worker {
     }
   }
 
-  /** Priority sweep (non-blocking), then one blocking read over all lanes. */
+  /**
+   * Fair priority read (deficit round robin). Every read, each lane earns credit for its
+   * share of the free slots (LANE_SHARES: 50/25/15/10 % from critical to low); pass 1
+   * reads each lane up to its whole credit in one pipelined round trip, so even when
+   * slots free up one at a time under a flood of critical work, the low lane still gets
+   * about one slot in ten: no lane starves. Pass 2 hands leftover slots to the lanes in
+   * strict priority order. A lane found empty loses its saved credit. When every lane is
+   * empty: one blocking read over all lanes.
+   */
   private async read(free: number): Promise<StreamEntry[]> {
+    const lanes = this.o.keys.lanes;
     const out: StreamEntry[] = [];
-    for (const lane of this.o.keys.lanes) {
+    const shares = lanes.map((_, i) => {
+      const share = LANE_SHARES[i] ?? 0;
+      this.credits[i] = Math.min((this.credits[i] ?? 0) + free * share, Math.max(1, this.o.concurrency * share));
+      return Math.floor(this.credits[i] ?? 0);
+    });
+    let budget = free;
+    const first = this.o.redis.pipeline();
+    const asked: number[] = [];
+    lanes.forEach((lane, i) => {
+      const want = Math.min(shares[i] ?? 0, budget);
+      asked.push(want);
+      budget -= want;
+      if (want > 0) first.xreadgroup('GROUP', WORKERS_GROUP, this.o.consumer, 'COUNT', want, 'STREAMS', lane, '>');
+    });
+    const replies = (await first.exec()) ?? [];
+    const drained: boolean[] = [];
+    let r = 0;
+    for (const want of asked) {
+      if (want === 0) { drained.push(false); continue; }
+      const [err, reply] = replies[r++] ?? [null, null];
+      if (err) throw err;
+      const got = flattenReadReply(reply);
+      out.push(...got);
+      drained.push(got.length < want);
+      const i = drained.length - 1;
+      this.credits[i] = got.length < want ? 0 : (this.credits[i] ?? 0) - got.length;
+    }
+    for (const [i, lane] of lanes.entries()) {
       const want = free - out.length;
       if (want <= 0) break;
+      if (drained[i]) continue; // this lane had less than its share: nothing more to get
       const reply = await this.o.redis.xreadgroup('GROUP', WORKERS_GROUP, this.o.consumer, 'COUNT', want, 'STREAMS', lane, '>');
       out.push(...flattenReadReply(reply));
     }
     if (out.length > 0 || this.state !== 'running') return out;
-    const lanes = this.o.keys.lanes;
     const reply = await this.o.blockingRedis.xreadgroup(
       'GROUP', WORKERS_GROUP, this.o.consumer, 'COUNT', 1, 'BLOCK', this.o.blockMs ?? 2000,
       'STREAMS', ...lanes, ...lanes.map(() => '>'),

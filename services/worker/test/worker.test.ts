@@ -207,3 +207,21 @@ test('Redis wiped under a running worker: groups are recreated and new tasks are
   const [view] = await waitDone([second.taskId]);
   assert.equal(view!.status, 'solved');
 });
+
+test('priorities: higher lanes first, yet a flood of critical work does not starve the low lane', async () => {
+  const critical = Array.from({ length: 40 }, () => entry(undefined, { priority: 'critical' }));
+  const low = Array.from({ length: 4 }, () => entry(undefined, { priority: 'low' }));
+  await submitAll([...critical, ...low]);
+  await sim.faults({ slow: { delayMs: 20, on: 'submit' } });
+  await startWorker(2);
+  const views = await waitDone([...critical, ...low].map((e) => e.taskId), 60_000);
+  const doneAt = (ids: TaskEntry[]) => ids.map((e) => views.find((v) => v.taskId === e.taskId)!.completedAt!).sort((a, b) => a - b);
+  const c = doneAt(critical);
+  const l = doneAt(low);
+  const lowBeforeLastCritical = l.filter((t) => t < c[c.length - 1]!).length;
+  const criticalInFirstHalf = c.filter((t) => t <= (c[c.length - 1]! + c[0]!) / 2).length;
+  console.log(`critical=${c.length} low=${l.length} lowFinishedBeforeLastCritical=${lowBeforeLastCritical}`);
+  assert.ok(lowBeforeLastCritical >= 1, 'the low lane got slots while critical work was still queued');
+  assert.ok(l[0]! > c[0]!, 'critical work starts first');
+  assert.ok(criticalInFirstHalf > 0);
+});
