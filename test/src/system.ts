@@ -51,8 +51,8 @@ export interface System {
   /** Every supervisor started so far; `supervisorUrls[i]` is the ops HTTP of `supervisors[i]`. */
   supervisors: ServiceProcess[];
   supervisorUrls: string[];
-  /** Starts one more worker (e.g. to replace a killed one); resolves once it is ready. */
-  addWorker(name?: string): Promise<ServiceProcess>;
+  /** Starts one more worker (e.g. to replace a killed one), with extra env; resolves once it is ready. */
+  addWorker(name?: string, env?: Record<string, string>): Promise<ServiceProcess>;
   /** Starts one more supervisor; resolves once its `/health/ready` answers 200. */
   addSupervisor(name?: string): Promise<ServiceProcess>;
   /** Every process this system started, dead or alive. */
@@ -83,7 +83,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
   });
   let n = 0;
   const workers: ServiceProcess[] = [];
-  const addWorker = async (name = `worker-${++n}`): Promise<ServiceProcess> => {
+  const addWorker = async (name = `worker-${++n}`, env: Record<string, string> = {}): Promise<ServiceProcess> => {
     const w = spawnService({
       name,
       entry: serviceEntry('worker'),
@@ -93,6 +93,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
         POLL_FIRST_DELAY_SCALE: '0.01', POLL_INTERVAL_MS: '100', BLOCK_MS: '500',
         ...shared,
         ...o.workerEnv,
+        ...env,
       },
     });
     workers.push(w);
