@@ -1,0 +1,60 @@
+/**
+ * Starting and stopping the OpenTelemetry NodeSDK. It must start before the app's
+ * modules load (otherwise instrumentations see nothing): services import
+ * `@solvestream/telemetry/register` as the FIRST import of their main.ts.
+ *
+ * Instrumentations in use only (opentelemetry-js #3029: every extra one costs start-up):
+ * http, undici (global fetch, the provider client), ioredis (only spans with a parent:
+ * the idle blocking-read loop emits nothing), pino (trace_id/span_id in log lines), and
+ * fastify through @fastify/otel. Export is OTLP, configured by the standard OTEL_*
+ * variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, …).
+ */
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
+import { FastifyOtelInstrumentation } from '@fastify/otel';
+import type { tracing } from '@opentelemetry/sdk-node';
+
+type SpanProcessor = tracing.SpanProcessor;
+
+const IN_USE = new Set([
+  '@opentelemetry/instrumentation-http',
+  '@opentelemetry/instrumentation-undici',
+  '@opentelemetry/instrumentation-ioredis',
+  '@opentelemetry/instrumentation-pino',
+]);
+
+/** Probe and scrape paths: never traced. */
+export const UNTRACED_PATHS = ['/health', '/health/ready', '/livez', '/readyz', '/metrics'];
+
+export interface TelemetryOptions {
+  serviceName: string;
+  serviceVersion?: string;
+  /** Span processors to use instead of the OTLP exporter (tests). */
+  spanProcessors?: SpanProcessor[];
+}
+
+export interface TelemetryHandle {
+  /** Flushes and stops; call it last in the shutdown sequence. Safe to call twice. */
+  shutdown(): Promise<void>;
+}
+
+export function startTelemetry(o: TelemetryOptions): TelemetryHandle {
+  const instrumentations = getNodeAutoInstrumentations({
+    '@opentelemetry/instrumentation-http': {
+      ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.includes((req.url ?? '').split('?')[0] ?? ''),
+    },
+    '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true },
+    '@opentelemetry/instrumentation-pino': { disableLogSending: true },
+  }).filter((i) => IN_USE.has(i.instrumentationName));
+  const sdk = new NodeSDK({
+    serviceName: o.serviceName,
+    instrumentations: [
+      ...instrumentations,
+      new FastifyOtelInstrumentation({ registerOnInitialization: true, ignorePaths: (opts) => UNTRACED_PATHS.includes(opts.url.split('?')[0] ?? '') }),
+    ],
+    ...(o.spanProcessors ? { spanProcessors: o.spanProcessors } : {}),
+  });
+  sdk.start();
+  let done: Promise<void> | undefined;
+  return { shutdown: () => (done ??= sdk.shutdown().catch(() => undefined)) };
+}

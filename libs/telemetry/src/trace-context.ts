@@ -1,0 +1,104 @@
+/**
+ * Trace context inside stream entries, and the messaging spans around them.
+ *
+ * The producer's `send <lane>` span is the creation context; its W3C `traceparent`
+ * (and `tracestate`) travel as top-level fields of the task entry (never inside the
+ * payload), so one trace runs from the HTTP submit through the worker to the result.
+ *
+ * The worker's `process <lane>` span follows the messaging conventions' default: a new
+ * root with a LINK to the creation context (safe for redeliveries and batches). With
+ * `parentMode: 'parent'` (env SS_TRACE_PARENT_MODE=parent) it becomes the child of the
+ * creation context instead, so Jaeger shows the whole task as one timeline.
+ */
+import {
+  context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
+  type Attributes, type Context, type Link, type Span, type Tracer,
+} from '@opentelemetry/api';
+import * as sc from './semconv';
+
+export const TRACER_NAME = 'solvestream';
+
+export type TraceCarrier = { traceparent?: string; tracestate?: string };
+export type ParentMode = 'link' | 'parent';
+
+export const tracer = (): Tracer => trace.getTracer(TRACER_NAME);
+
+/** The W3C fields for `ctx` (default: the active context); empty when tracing is off. */
+export function injectTrace(ctx: Context = context.active()): TraceCarrier {
+  const carrier: Record<string, string> = {};
+  propagation.inject(ctx, carrier);
+  const out: TraceCarrier = {};
+  if (carrier.traceparent) out.traceparent = carrier.traceparent;
+  if (carrier.tracestate) out.tracestate = carrier.tracestate;
+  return out;
+}
+
+/** The context a carrier names (ROOT_CONTEXT-based; no ambient context leaks in). */
+export function extractTrace(carrier: TraceCarrier): Context {
+  return propagation.extract(ROOT_CONTEXT, { ...carrier });
+}
+
+const messaging = (destination: string, type: string, name: string): Attributes => ({
+  [sc.ATTR_MESSAGING_SYSTEM]: sc.MESSAGING_SYSTEM_REDIS,
+  [sc.ATTR_MESSAGING_DESTINATION_NAME]: destination,
+  [sc.ATTR_MESSAGING_OPERATION_TYPE]: type,
+  [sc.ATTR_MESSAGING_OPERATION_NAME]: name,
+});
+
+/** `send <destination>` PRODUCER span; its context is what `injectTrace` should carry. */
+export function startSendSpan(destination: string, taskId: string, attributes: Attributes = {}): Span {
+  return tracer().startSpan(`send ${destination}`, {
+    kind: SpanKind.PRODUCER,
+    attributes: { ...messaging(destination, 'send', 'xadd'), [sc.ATTR_MESSAGING_MESSAGE_CONVERSATION_ID]: taskId, ...attributes },
+  });
+}
+
+export interface ProcessSpanOptions {
+  destination: string;
+  group: string;
+  consumer: string;
+  messageId: string;
+  taskId: string;
+  attempt: number;
+  carrier: TraceCarrier;
+  parentMode?: ParentMode;
+  attributes?: Attributes;
+}
+
+/** `process <destination>` CONSUMER span for one delivery (see the module comment). */
+export function startProcessSpan(o: ProcessSpanOptions): Span {
+  const created = trace.getSpanContext(extractTrace(o.carrier));
+  const attributes: Attributes = {
+    ...messaging(o.destination, 'process', 'process'),
+    [sc.ATTR_MESSAGING_CONSUMER_GROUP_NAME]: o.group,
+    [sc.ATTR_MESSAGING_CLIENT_ID]: o.consumer,
+    [sc.ATTR_MESSAGING_MESSAGE_ID]: o.messageId,
+    [sc.ATTR_MESSAGING_MESSAGE_CONVERSATION_ID]: o.taskId,
+    [sc.ATTR_REDIS_DELIVERY_COUNT]: o.attempt,
+    [sc.ATTR_TASK_ID]: o.taskId,
+    [sc.ATTR_TASK_ATTEMPT]: o.attempt,
+    ...o.attributes,
+  };
+  if (created && o.parentMode === 'parent') {
+    return tracer().startSpan(`process ${o.destination}`, { kind: SpanKind.CONSUMER, attributes }, trace.setSpanContext(ROOT_CONTEXT, created));
+  }
+  const links: Link[] = created ? [{ context: created, attributes: { [sc.ATTR_MESSAGING_MESSAGE_ID]: o.messageId } }] : [];
+  return tracer().startSpan(`process ${o.destination}`, { kind: SpanKind.CONSUMER, attributes, links, root: true });
+}
+
+/** Starts an INTERNAL child span of the active context (e.g. the `submit` and `poll` phases). */
+export function startPhaseSpan(name: string, attributes: Attributes = {}, links: Link[] = []): Span {
+  return tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes, links });
+}
+
+/** Runs `fn` with `span` active, so auto-instrumented calls inside become its children. */
+export function withSpan<T>(span: Span, fn: () => T): T {
+  return context.with(trace.setSpan(context.active(), span), fn);
+}
+
+/** Ends a span with an error status (low-cardinality `error.type`). */
+export function endWithError(span: Span, errorType: string, message?: string): void {
+  span.setAttribute(sc.ATTR_ERROR_TYPE, errorType);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+  span.end();
+}
