@@ -5,4 +5,6 @@
 export * from './semconv';
 export * from './trace-context';
 export * from './sdk';
+export * from './metrics';
+export * from './ops-server';
 export { registerTelemetry, telemetryHandle, tracingEnabled } from './register';
