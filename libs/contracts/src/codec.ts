@@ -40,7 +40,8 @@ export interface TaskEntry {
   trace: TraceCarrier;
 }
 
-export type Outcome = 'solved' | 'failed';
+/** `cancelled` is published only by `cancelTask` (a client's cancel), never by a worker. */
+export type Outcome = 'solved' | 'failed' | 'cancelled';
 
 /** The terminal outcome of a task, as it sits in `results` (and in the projection). */
 export interface ResultEntry {
@@ -186,7 +187,7 @@ export function decodeResultEntry(list: readonly string[]): Decoded<ResultEntry>
     const f = fieldsToObject(list);
     if (f.v !== ENTRY_VERSION) throw new ValidationError('v', `unsupported entry version ${JSON.stringify(f.v ?? null)}`);
     const outcome = str(f, 'outcome');
-    if (outcome !== 'solved' && outcome !== 'failed') throw new ValidationError('outcome', `unknown outcome ${JSON.stringify(outcome)}`);
+    if (outcome !== 'solved' && outcome !== 'failed' && outcome !== 'cancelled') throw new ValidationError('outcome', `unknown outcome ${JSON.stringify(outcome)}`);
     const type = str(f, 'type');
     if (!isTaskType(type)) throw new ValidationError('type', `unknown task type ${JSON.stringify(type)}`);
     return {
@@ -221,6 +222,12 @@ export const TASK_EVENTS = [
   'dead-lettered',
   'replayed',
   'cancelled',
+  // client API (producer): a passed deadline noticed outside a worker, client reports, webhook deliveries
+  'expired',
+  'reported',
+  'webhook-delivered',
+  'webhook-failed',
+  'webhook-abandoned',
 ] as const;
 export type TaskEventName = (typeof TASK_EVENTS)[number];
 

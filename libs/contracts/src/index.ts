@@ -13,3 +13,6 @@ export * from './transitions';
 export * from './streams';
 export * from './delayed';
 export * from './alerts';
+export * from './admission';
+export * from './mode';
+export * from './reports';

@@ -42,6 +42,25 @@ export interface Keyspace {
   task(taskId: string): string;
   /** Idempotency key → task id. */
   idem(tenant: string, key: string): string;
+  // ── client API (producer; issue 5) ──────────────────────────────────────────
+  /** String: last numeric (gateway) task id issued in this partition; see admission.ts `allocateNumericId`. */
+  readonly idSeq: string;
+  /** Hash sha256(api key) hex → tenant id. Written by the tenant CLI; read by producers. */
+  readonly apiKeys: string;
+  /** Hash tenant id → JSON tenant settings (limits, webhook secret); see tenants.ts. */
+  readonly tenants: string;
+  /** Hash: the degradation mode in force (`mode`, `since`, `reason`, `by`); see mode.ts. */
+  readonly mode: string;
+  /** Hash: token bucket of one tenant's submit rate (`tokens`, `ts`). */
+  rate(tenant: string): string;
+  /** Sorted set of one tenant's unfinished tasks: member task id, score deadline + grace (ms). */
+  openTasks(tenant: string): string;
+  /** Stream of client reports (reportgood / reportbad) for the workers to forward; see reports.ts. */
+  readonly reports: string;
+  /** Hash of outcome counters (`solved`, `failed`, `cancelled`, and `t:<tenant>:<outcome>`). */
+  readonly stats: string;
+  /** Sorted set of webhook deliveries: member task id, score due time (ms). */
+  readonly webhooks: string;
 }
 
 const PREFIX_RE = /^[A-Za-z0-9_.-]{1,32}$/;
@@ -70,6 +89,15 @@ export function keyspace(options: KeyspaceOptions = {}): Keyspace {
     task: (taskId) => `${base}task:${taskId}`,
     // Tenant and key are caller-supplied: encode them so neither can forge another key.
     idem: (tenant, key) => `${base}idem:${encodeURIComponent(tenant)}:${encodeURIComponent(key)}`,
+    idSeq: `${base}id-seq`,
+    apiKeys: `${base}api-keys`,
+    tenants: `${base}tenants`,
+    mode: `${base}mode`,
+    rate: (tenant) => `${base}rate:${encodeURIComponent(tenant)}`,
+    openTasks: (tenant) => `${base}open:${encodeURIComponent(tenant)}`,
+    reports: `${base}reports`,
+    stats: `${base}stats`,
+    webhooks: `${base}webhooks`,
   };
 }
 

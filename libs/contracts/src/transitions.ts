@@ -22,6 +22,7 @@ export const ScriptErrorCode = {
   NOT_OWNER: -4,
   WRONG_LANE: -5,
   STALE: -6,
+  NOT_DUE: -10,
 } as const;
 
 const SCRIPTS = {
@@ -32,6 +33,11 @@ const SCRIPTS = {
   deadLetterEntry: 3,
   requeueTask: 7,
   promoteTask: 5,
+  // client API (producer)
+  cancelTask: 5,
+  expireTask: 5,
+  reportTask: 3,
+  recordDelivery: 2,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 const commandName = (s: ScriptName): string => `ss_${s}`;
@@ -76,6 +82,18 @@ export type RequeueResult =
   | { kind: 'not-pending' }
   | { kind: 'not-owner' };
 export type PromoteResult = 'promoted' | 'not-due' | 'dropped';
+/** cancel / expire: `done` this call ended the task; `terminal` it already had an outcome. */
+export type EndResult =
+  | { kind: 'done'; resultId: string }
+  | { kind: 'terminal'; status: string }
+  | { kind: 'no-task' }
+  | { kind: 'not-due' };
+export type ReportVerdict = 'good' | 'bad';
+export type ReportResult =
+  | { kind: 'recorded'; reportId: string }
+  | { kind: 'refused'; reason: 'not-solved' | 'too-late' | 'duplicate' }
+  | { kind: 'no-task' };
+export type DeliveryEvent = 'webhook-delivered' | 'webhook-failed' | 'webhook-abandoned';
 
 export interface RequeueInput {
   /** The entry as it was delivered (its attempt is incremented for the next one). */
@@ -98,6 +116,8 @@ export interface SubmitInput {
   entry: TaskEntry;
   /** Present when the client sent an idempotency key. */
   idempotencyKey?: string;
+  /** Extra projection fields set at submit (e.g. `callbackUrl`); never the ones submit owns. */
+  projection?: Record<string, string>;
   now: number;
 }
 
@@ -144,9 +164,10 @@ export class Transitions {
     return f.bind(target);
   }
 
-  async submit({ entry, idempotencyKey, now }: SubmitInput): Promise<SubmitResult> {
+  async submit({ entry, idempotencyKey, projection, now }: SubmitInput): Promise<SubmitResult> {
     const k = this.keys;
     const proj = objectToFields({
+      ...projection,
       task: entry.taskId,
       type: entry.type,
       tenant: entry.tenant,
@@ -286,5 +307,57 @@ export class Transitions {
       input.stream, k.deadLetter, k.events,
       input.entryId, this.group, input.now, input.reason, input.consumer, raw, taskId, this.eventsMaxLen,
     ));
+  }
+
+  private static endReply(reply: [number, string?]): EndResult {
+    switch (reply[0]) {
+      case 1: return { kind: 'done', resultId: String(reply[1]) };
+      case 0: return { kind: 'terminal', status: String(reply[1]) };
+      case ScriptErrorCode.NO_TASK: return { kind: 'no-task' };
+      case ScriptErrorCode.NOT_DUE: return { kind: 'not-due' };
+      default: throw new TransitionError('UNEXPECTED', `answer ${JSON.stringify(reply)}`);
+    }
+  }
+
+  /** A client cancels a task without an outcome; `tenant` '' = any. See cancelTask.lua. */
+  async cancel(input: { taskId: string; tenant: string; reason: string; now: number }): Promise<EndResult> {
+    const k = this.keys;
+    const reply = (await this.fn(this.redis, 'cancelTask')(
+      k.task(input.taskId), k.events, k.results, k.delayed, k.delayedEntries,
+      input.taskId, input.now, input.tenant, this.resultTtl, this.eventsMaxLen, this.resultsMaxLen, input.reason.slice(0, 300),
+    )) as [number, string?];
+    return Transitions.endReply(reply);
+  }
+
+  /** Fails a task still open `graceMs` past its deadline with ERROR_CAPTCHA_UNSOLVABLE. See expireTask.lua. */
+  async expire(input: { taskId: string; graceMs: number; now: number }): Promise<EndResult> {
+    const k = this.keys;
+    const reply = (await this.fn(this.redis, 'expireTask')(
+      k.task(input.taskId), k.events, k.results, k.delayed, k.delayedEntries,
+      input.taskId, input.now, input.graceMs, this.resultTtl, this.eventsMaxLen, this.resultsMaxLen,
+    )) as [number, string?];
+    return Transitions.endReply(reply);
+  }
+
+  /** Queues a client's report on a solved task for the workers (reports stream). See reportTask.lua. */
+  async report(input: { taskId: string; tenant: string; verdict: ReportVerdict; windowMs: number; reportsMaxLen?: number; now: number }): Promise<ReportResult> {
+    const k = this.keys;
+    const reply = (await this.fn(this.redis, 'reportTask')(
+      k.task(input.taskId), k.events, k.reports,
+      input.taskId, input.now, input.tenant, input.verdict, input.windowMs, this.eventsMaxLen, input.reportsMaxLen ?? 100_000,
+    )) as [number, string?];
+    if (reply[0] === 1) return { kind: 'recorded', reportId: String(reply[1]) };
+    if (reply[0] === 0) return { kind: 'refused', reason: reply[1] as 'not-solved' | 'too-late' | 'duplicate' };
+    return { kind: 'no-task' };
+  }
+
+  /** Records one webhook delivery attempt on the projection and in the events. See recordDelivery.lua. */
+  async recordDelivery(input: { taskId: string; event: DeliveryEvent; attempt: number; httpStatus?: number; error?: string; now: number }): Promise<boolean> {
+    const k = this.keys;
+    const reply = await this.fn(this.redis, 'recordDelivery')(
+      k.task(input.taskId), k.events,
+      input.taskId, input.now, input.event, input.attempt, input.httpStatus ?? '', (input.error ?? '').slice(0, 300), this.eventsMaxLen,
+    );
+    return reply === 1;
   }
 }

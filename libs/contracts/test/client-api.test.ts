@@ -1,0 +1,189 @@
+/**
+ * The client-API scripts against a real Redis: cancel, expire, report, webhook delivery
+ * records, admission (mode, queue depth, tenant cap, rate) and numeric ids.
+ */
+import { after, before, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Redis from 'ioredis';
+import { startRedis, type RedisServer } from '@solvestream/testkit';
+import {
+  Admission,
+  decodeEventEntry,
+  decodeReportEntry,
+  decodeResultEntry,
+  ensureWorkerGroups,
+  keyspace,
+  readMode,
+  readTask,
+  Transitions,
+  writeMode,
+  type TaskEntry,
+} from '../src';
+
+let server: RedisServer;
+let redis: Redis;
+const ks = keyspace({ prefix: 'c', partition: 'p0' });
+let tr: Transitions;
+let adm: Admission;
+
+before(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url);
+  tr = new Transitions(redis, ks, { resultTtlSeconds: 60 });
+  adm = new Admission(redis, ks);
+});
+after(async () => {
+  await redis.quit();
+  await server.stop();
+});
+beforeEach(async () => {
+  await redis.flushall();
+  await ensureWorkerGroups(redis, ks);
+});
+
+const entry = (taskId: string, over: Partial<TaskEntry> = {}): TaskEntry => ({
+  taskId, type: 'turnstile', params: { websiteURL: 'https://example.com', websiteKey: '0x4AAAAAAAB' },
+  tenant: 'acme', priority: 'normal', attempt: 1, submittedAt: 1000, deadline: 50_000, trace: {}, ...over,
+});
+
+async function events(taskId: string): Promise<string[]> {
+  const raw = (await redis.xrange(ks.events, '-', '+')) as [string, string[]][];
+  return raw.map(([id, f]) => decodeEventEntry(id, f)).flatMap((d) => (d.ok && d.value.taskId === taskId ? [d.value.event] : []));
+}
+
+async function results(): Promise<ReturnType<typeof decodeResultEntry>[]> {
+  return ((await redis.xrange(ks.results, '-', '+')) as [string, string[]][]).map(([, f]) => decodeResultEntry(f));
+}
+
+test('cancel: a queued task becomes cancelled with one cancelled result; a second cancel and other tenants change nothing', async () => {
+  await tr.submit({ entry: entry('a'), projection: { callbackUrl: 'https://hooks.example/x' }, now: 1000 });
+  assert.deepEqual(await tr.cancel({ taskId: 'a', tenant: 'other', reason: 'x', now: 1500 }), { kind: 'no-task' });
+  const r = await tr.cancel({ taskId: 'a', tenant: 'acme', reason: 'client asked', now: 2000 });
+  assert.equal(r.kind, 'done');
+  assert.deepEqual(await tr.cancel({ taskId: 'a', tenant: 'acme', reason: 'again', now: 2100 }), { kind: 'terminal', status: 'cancelled' });
+  const view = await readTask(redis, ks, 'a');
+  assert.equal(view?.status, 'cancelled');
+  assert.equal(view?.errorCode, 'CANCELLED');
+  assert.equal(await redis.hget(ks.task('a'), 'callbackUrl'), 'https://hooks.example/x', 'extra projection fields are kept');
+  const rs = await results();
+  assert.equal(rs.length, 1);
+  assert.ok(rs[0]?.ok && rs[0].value.outcome === 'cancelled' && rs[0].value.tenant === 'acme');
+  assert.deepEqual(await events('a'), ['submitted', 'cancelled']);
+  assert.deepEqual(await tr.cancel({ taskId: 'nope', tenant: '', reason: 'x', now: 1 }), { kind: 'no-task' });
+});
+
+test('cancel removes a waiting delayed retry, and a worker that finishes later only records a duplicate', async () => {
+  await tr.submit({ entry: entry('d'), now: 1000 });
+  await redis.zadd(ks.delayed, 9_999, 'd');
+  await redis.hset(ks.delayedEntries, 'd', '[]');
+  await tr.cancel({ taskId: 'd', tenant: 'acme', reason: 'x', now: 2000 });
+  assert.equal(await redis.zcard(ks.delayed), 0);
+  assert.equal(await redis.hlen(ks.delayedEntries), 0);
+  const done = await tr.complete({
+    result: { taskId: 'd', outcome: 'solved', tenant: 'acme', type: 'turnstile', attempt: 1, completedAt: 3000, solution: { token: 't' }, trace: {} },
+    priority: 'normal', consumer: 'w', now: 3000,
+  });
+  assert.equal(done.published, false);
+  assert.equal((await readTask(redis, ks, 'd'))?.status, 'cancelled');
+});
+
+test('expire: not before deadline + grace; then failed with ERROR_CAPTCHA_UNSOLVABLE, once', async () => {
+  await tr.submit({ entry: entry('e', { deadline: 10_000 }), now: 1000 });
+  assert.deepEqual(await tr.expire({ taskId: 'e', graceMs: 5_000, now: 14_000 }), { kind: 'not-due' });
+  assert.equal((await tr.expire({ taskId: 'e', graceMs: 5_000, now: 15_001 })).kind, 'done');
+  assert.deepEqual(await tr.expire({ taskId: 'e', graceMs: 5_000, now: 16_000 }), { kind: 'terminal', status: 'failed' });
+  const view = await readTask(redis, ks, 'e');
+  assert.equal(view?.status, 'failed');
+  assert.equal(view?.errorCode, 'ERROR_CAPTCHA_UNSOLVABLE');
+  assert.deepEqual(await events('e'), ['submitted', 'expired', 'failed']);
+  assert.equal((await results()).length, 1);
+  assert.deepEqual(await tr.expire({ taskId: 'zz', graceMs: 0, now: 1 }), { kind: 'no-task' });
+});
+
+test('report: only solved tasks of the same tenant, once, inside the window; entry carries the provider ids', async () => {
+  await tr.submit({ entry: entry('r'), now: 1000 });
+  assert.deepEqual(await tr.report({ taskId: 'r', tenant: 'acme', verdict: 'bad', windowMs: 60_000, now: 1100 }), { kind: 'refused', reason: 'not-solved' });
+  await tr.checkpoint({ taskId: 'r', provider: 'sim', providerTaskId: '777', attempt: 1, consumer: 'w', now: 1200 });
+  await tr.complete({
+    result: { taskId: 'r', outcome: 'solved', tenant: 'acme', type: 'turnstile', attempt: 1, completedAt: 2000, solution: { token: 't' }, provider: 'sim', providerTaskId: '777', trace: {} },
+    priority: 'normal', consumer: 'w', now: 2000,
+  });
+  assert.deepEqual(await tr.report({ taskId: 'r', tenant: 'other', verdict: 'bad', windowMs: 60_000, now: 2100 }), { kind: 'no-task' });
+  assert.deepEqual(await tr.report({ taskId: 'r', tenant: 'acme', verdict: 'bad', windowMs: 1_000, now: 9_000 }), { kind: 'refused', reason: 'too-late' });
+  assert.equal((await tr.report({ taskId: 'r', tenant: 'acme', verdict: 'bad', windowMs: 60_000, now: 2200 })).kind, 'recorded');
+  assert.deepEqual(await tr.report({ taskId: 'r', tenant: 'acme', verdict: 'good', windowMs: 60_000, now: 2300 }), { kind: 'refused', reason: 'duplicate' });
+  const raw = (await redis.xrange(ks.reports, '-', '+')) as [string, string[]][];
+  assert.equal(raw.length, 1);
+  const d = decodeReportEntry(raw[0]![1]);
+  assert.ok(d.ok);
+  assert.deepEqual(d.value, { taskId: 'r', tenant: 'acme', type: 'turnstile', verdict: 'bad', provider: 'sim', providerTaskId: '777', at: 2200 });
+  assert.ok((await events('r')).includes('reported'));
+});
+
+test('recordDelivery: status on the projection and an event per attempt', async () => {
+  await tr.submit({ entry: entry('w'), now: 1000 });
+  assert.equal(await tr.recordDelivery({ taskId: 'w', event: 'webhook-failed', attempt: 1, httpStatus: 500, now: 2000 }), true);
+  assert.equal(await tr.recordDelivery({ taskId: 'w', event: 'webhook-delivered', attempt: 2, httpStatus: 200, now: 3000 }), true);
+  assert.deepEqual(await redis.hmget(ks.task('w'), 'webhookStatus', 'webhookAttempts'), ['delivered', '2']);
+  assert.deepEqual(await events('w'), ['submitted', 'webhook-failed', 'webhook-delivered']);
+  assert.equal(await tr.recordDelivery({ taskId: 'gone', event: 'webhook-abandoned', attempt: 5, error: 'ECONNREFUSED', now: 4000 }), false);
+});
+
+const admitInput = (taskId: string, over: Partial<Parameters<Admission['admit']>[0]> = {}): Parameters<Admission['admit']>[0] => ({
+  tenant: 'acme', taskId, priority: 'normal', openUntil: 100_000, ratePerSecond: 0, burst: 1, maxOpen: 0, maxQueueDepth: 0, now: 1000, ...over,
+});
+
+test('admission by mode: degraded takes high and critical, emergency only critical', async () => {
+  assert.deepEqual(await adm.admit(admitInput('1')), { admitted: true });
+  await writeMode(redis, ks, { mode: 'degraded', since: 1, reason: 'test', by: 'test' });
+  assert.equal((await readMode(redis, ks)).mode, 'degraded');
+  assert.deepEqual(await adm.admit(admitInput('2', { priority: 'low' })), { admitted: false, reason: 'mode', mode: 'degraded' });
+  assert.deepEqual(await adm.admit(admitInput('3', { priority: 'normal' })), { admitted: false, reason: 'mode', mode: 'degraded' });
+  assert.deepEqual(await adm.admit(admitInput('4', { priority: 'high' })), { admitted: true });
+  await writeMode(redis, ks, { mode: 'emergency', since: 2, reason: 'test', by: 'test' });
+  assert.deepEqual(await adm.admit(admitInput('5', { priority: 'high' })), { admitted: false, reason: 'mode', mode: 'emergency' });
+  assert.deepEqual(await adm.admit(admitInput('6', { priority: 'critical' })), { admitted: true });
+});
+
+test('admission: queue depth cap, tenant open cap (expired members drop out), token bucket', async () => {
+  await tr.submit({ entry: entry('q1'), now: 1000 });
+  await tr.submit({ entry: entry('q2'), now: 1000 });
+  assert.deepEqual(await adm.admit(admitInput('x', { maxQueueDepth: 2 })), { admitted: false, reason: 'queue-full', depth: 2 });
+  assert.deepEqual(await adm.admit(admitInput('x', { maxQueueDepth: 3 })), { admitted: true });
+
+  await redis.del(ks.openTasks('acme'));
+  assert.deepEqual(await adm.admit(admitInput('o1', { maxOpen: 2, openUntil: 5_000 })), { admitted: true });
+  assert.deepEqual(await adm.admit(admitInput('o2', { maxOpen: 2, openUntil: 50_000 })), { admitted: true });
+  assert.deepEqual(await adm.admit(admitInput('o3', { maxOpen: 2 })), { admitted: false, reason: 'tenant-full', open: 2 });
+  assert.deepEqual(await adm.admit(admitInput('o3', { maxOpen: 2, now: 6_000 })), { admitted: true }, 'o1 is past its deadline');
+  await adm.release('acme', 'o2');
+  assert.equal(await adm.openCount('acme', 6_000), 1);
+
+  const rl = (taskId: string, now: number) => adm.admit(admitInput(taskId, { ratePerSecond: 2, burst: 2, now }));
+  assert.deepEqual(await rl('r1', 10_000), { admitted: true });
+  assert.deepEqual(await rl('r2', 10_000), { admitted: true });
+  const refused = await rl('r3', 10_000);
+  assert.equal(refused.admitted, false);
+  assert.ok(!refused.admitted && refused.reason === 'rate-limited' && refused.retryAfterMs > 0 && refused.retryAfterMs <= 500);
+  assert.deepEqual(await rl('r3', 10_500), { admitted: true }, 'a token came back after 500 ms');
+  assert.equal(await redis.zscore(ks.openTasks('acme'), 'r3'), '100000');
+});
+
+test('numeric ids: all digits, strictly increasing, below 2^53, seeded by the clock', async () => {
+  const now = Date.now();
+  const ids: string[] = [];
+  for (let i = 0; i < 50; i++) ids.push(await adm.allocateNumericId(now));
+  for (const id of ids) assert.match(id, /^\d+$/);
+  for (let i = 1; i < ids.length; i++) assert.ok(BigInt(ids[i]!) > BigInt(ids[i - 1]!));
+  assert.ok(Number.isSafeInteger(Number(ids.at(-1))));
+  assert.equal(ids[0], String(now * 1024));
+  await redis.del(ks.idSeq); // a wiped Redis: the clock keeps ids ahead of the old ones
+  assert.ok(BigInt(await adm.allocateNumericId(now + 1)) > BigInt(ids.at(-1)!));
+});
+
+test('claimWebhooks: due members only, leased so a second claim does not get them', async () => {
+  await redis.zadd(ks.webhooks, 100, 'a', 200, 'b', 5_000, 'c');
+  assert.deepEqual((await adm.claimWebhooks(1_000, 31_000, 10)).sort(), ['a', 'b']);
+  assert.deepEqual(await adm.claimWebhooks(1_000, 31_000, 10), []);
+  assert.deepEqual((await adm.claimWebhooks(40_000, 70_000, 10)).sort(), ['a', 'b', 'c']);
+});
