@@ -9,6 +9,7 @@ import type { ProviderConfig } from './provider/client';
 import type { ProviderRouter } from './provider/router';
 import { buildProviders, wireAlerts, type RoutingOptions } from './provider/setup';
 import { Worker } from './worker';
+import type { WorkerMetrics } from './metrics';
 import { TYPICAL_SOLVE_MS } from './config';
 import type { Provider } from './solve';
 
@@ -28,6 +29,9 @@ export interface BuildWorkerOptions {
   concurrency?: number;
   blockMs?: number;
   leaseMs?: number;
+  /** Prometheus metrics fed by the loop (optional: tests may omit). */
+  metrics?: WorkerMetrics;
+  traceParentMode?: 'link' | 'parent';
   maxFailures?: number;
   heartbeatMs?: number;
   version?: string;
@@ -63,6 +67,8 @@ export function buildWorker(o: BuildWorkerOptions): { worker: Worker; providers:
     concurrency: o.concurrency ?? 1000,
     blockMs: o.blockMs,
     leaseMs: o.leaseMs,
+    metrics: o.metrics,
+    traceParentMode: o.traceParentMode,
     maxFailures: o.maxFailures,
     heartbeatMs: o.heartbeatMs,
     version: o.version,

@@ -1,10 +1,15 @@
 /**
  * Worker process entry: parse env, connect, start the loop, handle signals.
  */
+import './telemetry';
 import { hostname } from 'node:os';
 import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal } from '@solvestream/core';
 import { fallbackProviders, parseWorkerEnv, primaryProvider, routingOptions } from './config';
 import { buildWorker } from './app';
+import { keyspace, WORKERS_GROUP } from '@solvestream/contracts';
+import { startOpsServer, telemetryHandle } from '@solvestream/telemetry';
+import { createWorkerMetrics } from './metrics';
+import type { Worker } from './worker';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION = (require('../../package.json') as { version: string }).version;
@@ -27,12 +32,32 @@ async function main(): Promise<void> {
   const blockingRedis = createRedis({ url: e.REDIS_URL, name: `${consumer}:read`, role: 'blocking', blockingTimeoutMs: e.BLOCK_MS + 5000, onError });
   const provider = primaryProvider(e);
   const fallbacks = fallbackProviders(e);
+  const built: { worker?: Worker } = {};
+  const keys = keyspace({ prefix: e.KEY_PREFIX, partition: e.PARTITION });
+  const metrics = createWorkerMetrics({ instance: consumer, redis, keys, worker: () => built.worker });
   const { worker, router } = buildWorker({
+    metrics, traceParentMode: e.TRACE_PARENT_MODE,
     redis, blockingRedis, logger, consumer, provider, fallbacks, routing: routingOptions(e),
     keyPrefix: e.KEY_PREFIX, partition: e.PARTITION, concurrency: e.WORKER_CONCURRENCY, blockMs: e.BLOCK_MS,
     leaseMs: e.LEASE_MS, maxFailures: e.MAX_FAILURES, heartbeatMs: e.HEARTBEAT_MS, version: VERSION,
     pollIntervalMs: e.POLL_INTERVAL_MS, pollFirstDelayScale: e.POLL_FIRST_DELAY_SCALE,
     resultTtlSeconds: e.RESULT_TTL_SECONDS, eventsMaxLen: e.EVENTS_MAXLEN, resultsMaxLen: e.RESULTS_MAXLEN,
+  });
+  built.worker = worker;
+  const ops = await startOpsServer({
+    port: e.OPS_PORT, host: e.OPS_HOST, registry: metrics.registry,
+    live: () => {
+      const age = Date.now() - worker.lastLoopAt;
+      return { ok: worker.stats.state !== 'running' || age < e.BLOCK_MS * 3 + 10_000, detail: { service: 'worker', consumer, stats: worker.stats, loopAgeMs: age } };
+    },
+    ready: async () => {
+      if (worker.stats.state !== 'running') throw new Error(`worker is ${worker.stats.state}`);
+      await redis.ping();
+      for (const lane of keys.lanes) {
+        const groups = (await redis.xinfo('GROUPS', lane)) as unknown[][];
+        if (!groups.some((g) => g[1] === WORKERS_GROUP)) throw new Error(`group ${WORKERS_GROUP} missing on ${lane}`);
+      }
+    },
   });
   onShutdownSignal({
     logger,
@@ -42,13 +67,15 @@ async function main(): Promise<void> {
       await worker.close(e.DRAIN_GRACE_MS);
       router.close();
       logger.info({ stats: worker.stats }, 'worker drained');
+      await ops.close();
       await redis.quit().catch(() => redis.disconnect());
       blockingRedis.disconnect();
+      await telemetryHandle().shutdown();
     },
   });
   await worker.start();
   router.start();
-  logger.info({ provider: provider.name, fallbacks: fallbacks.map((f) => f.name), concurrency: e.WORKER_CONCURRENCY }, 'worker ready');
+  logger.info({ provider: provider.name, fallbacks: fallbacks.map((f) => f.name), concurrency: e.WORKER_CONCURRENCY, ops: ops.url }, 'worker ready');
 }
 
 main().catch((err: unknown) => {

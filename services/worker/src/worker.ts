@@ -42,6 +42,8 @@ import {
   type TaskEntry,
 } from '@solvestream/contracts';
 import { solveTask, type SolveDeps, type SolveEnd } from './solve';
+import { startProcessSpan, withSpan, type ParentMode } from '@solvestream/telemetry';
+import type { WorkerMetrics } from './metrics';
 
 export interface WorkerOptions {
   /** Command connection (role `worker`). */
@@ -64,6 +66,10 @@ export interface WorkerOptions {
   heartbeatMs?: number;
   /** Reported in heartbeats. */
   version?: string;
+  /** Prometheus metrics (optional). */
+  metrics?: WorkerMetrics;
+  /** Process spans: link to the creation context (default) or use it as parent. */
+  traceParentMode?: ParentMode;
   solve: Omit<SolveDeps, 'transitions' | 'logger' | 'consumer' | 'sleep' | 'isStopping' | 'maxFailures'>;
 }
 
@@ -103,6 +109,8 @@ export class Worker {
   private readonly held = new Map<string, Held>();
   private timers: NodeJS.Timeout[] = [];
   private readonly leaseMs: number;
+  /** When the read loop last went round (liveness). */
+  lastLoopAt = Date.now();
   /** Deficit-round-robin credit per lane (see `read`). */
   private readonly credits: number[] = [];
   readonly stats: WorkerStats = {
@@ -185,6 +193,7 @@ export class Worker {
   private async loop(): Promise<void> {
     let failures = 0;
     while (this.state === 'running') {
+      this.lastLoopAt = Date.now();
       try {
         if (this.free <= 0) {
           await new Promise<void>((r) => (this.slotFreed = r));
@@ -306,6 +315,7 @@ export class Worker {
 
   private async poison(e: StreamEntry, reason: string, now: number): Promise<void> {
     this.stats.poison++;
+    this.o.metrics?.poison();
     this.o.logger.warn({ stream: e.stream, entryId: e.id, reason }, 'poison entry moved to dead-letter');
     await this.o.transitions.deadLetterPoison({ stream: e.stream, entryId: e.id, fields: e.fields, reason, consumer: this.o.consumer, now });
   }
@@ -330,10 +340,17 @@ export class Worker {
         return (await this.renewLeases([id])).has(id);
       },
     };
-    const p: Promise<void> = solveTask(deps, entry, id, checkpoint, lease)
+    const span = startProcessSpan({
+      destination: this.o.keys.lane(entry.priority), group: WORKERS_GROUP, consumer: this.o.consumer, messageId: id,
+      taskId: entry.taskId, attempt: entry.attempt, carrier: entry.trace, parentMode: this.o.traceParentMode,
+      attributes: { 'solvestream.task.type': entry.type, 'solvestream.resumed': checkpoint !== undefined },
+    });
+    const p: Promise<void> = withSpan(span, () => solveTask(deps, entry, id, checkpoint, lease))
       .then(async (end) => {
+        span.setAttribute('solvestream.end', end);
         if (end === 'abandoned') await this.handBack(entry, id);
         this.count(end);
+        this.o.metrics?.record(end, entry.type, entry.submittedAt, Date.now());
       })
       .catch((err: unknown) => {
         // Contained: the entry stays pending and is resumed from its checkpoint later.
@@ -341,6 +358,7 @@ export class Worker {
         this.o.logger.error({ taskId: entry.taskId, err: err instanceof Error ? err.message : String(err) }, 'task handler failed; entry left pending');
       })
       .finally(() => {
+        span.end();
         this.held.delete(id);
         this.inFlight.delete(p);
         const next = this.state === 'running' ? this.backlog.shift() : undefined;

@@ -1,0 +1,43 @@
+/**
+ * The worker's Prometheus metrics. Outcome counters are fed by the worker loop; stream
+ * gauges (length, pending, lag per lane) are read from Redis at scrape time.
+ */
+import type { Redis } from 'ioredis';
+import type { Keyspace, TaskType } from '@solvestream/contracts';
+import { Counter, createRegistry, Gauge, Histogram, registerStreamMetrics, SOLVE_BUCKETS, type Registry } from '@solvestream/telemetry';
+import type { SolveEnd } from './solve';
+import type { Worker } from './worker';
+
+export interface WorkerMetrics {
+  registry: Registry;
+  /** Records how one delivery ended; `startedAt` is the task's submit time. */
+  record(end: SolveEnd, type: TaskType, submittedAt: number, now: number): void;
+  poison(): void;
+}
+
+export function createWorkerMetrics(o: { instance: string; redis: Redis; keys: Keyspace; worker: () => Worker | undefined }): WorkerMetrics {
+  const registry = createRegistry('worker', o.instance);
+  registerStreamMetrics(registry, o.redis, o.keys);
+  const completed = new Counter({
+    name: 'solvestream_worker_deliveries_total',
+    help: 'Deliveries by how they ended: solved, failed, duplicate, retried, abandoned (handed back), lost (lease)',
+    labelNames: ['type', 'end'], registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'solvestream_task_duration_seconds', help: 'Submit to outcome of tasks this worker finished, by type and outcome',
+    labelNames: ['type', 'outcome'], buckets: SOLVE_BUCKETS, registers: [registry],
+  });
+  const poison = new Counter({ name: 'solvestream_worker_poison_total', help: 'Undecodable entries moved to dead-letter', registers: [registry] });
+  new Gauge({
+    name: 'solvestream_worker_inflight_tasks', help: 'Tasks being solved by this process', registers: [registry],
+    collect() { this.set(o.worker()?.stats.inFlight ?? 0); },
+  });
+  return {
+    registry,
+    record(end, type, submittedAt, now) {
+      completed.inc({ type, end });
+      if (end === 'solved' || end === 'failed') duration.observe({ type, outcome: end }, Math.max(0, now - submittedAt) / 1000);
+    },
+    poison: () => poison.inc(),
+  };
+}
