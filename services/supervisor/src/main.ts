@@ -2,12 +2,15 @@
  * Supervisor process entry: parse env, connect, start the loop and the ops server,
  * handle signals. Any number of replicas may run.
  */
+import './telemetry';
 import { hostname } from 'node:os';
 import { keyspace, Transitions } from '@solvestream/contracts';
 import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal, parseEnv } from '@solvestream/core';
 import { SUPERVISOR_ENV } from './config';
 import { Supervisor } from './supervisor';
 import { buildOpsServer } from './ops-server';
+import { createSupervisorMetrics } from './metrics';
+import { telemetryHandle } from '@solvestream/telemetry';
 
 async function main(): Promise<void> {
   let e;
@@ -36,7 +39,8 @@ async function main(): Promise<void> {
     redis, keys, transitions, logger, consumer: instance, leaseMs: e.LEASE_MS, maxFailures: e.MAX_FAILURES,
     intervalMs: e.SUPERVISOR_INTERVAL_MS, consumerSweepMs: e.CONSUMER_SWEEP_MS,
   });
-  const ops = buildOpsServer({ redis, keys, transitions, supervisor, logger, instance, adminToken: e.ADMIN_TOKEN });
+  const registry = createSupervisorMetrics({ instance, redis, keys, supervisor: () => supervisor });
+  const ops = buildOpsServer({ redis, keys, transitions, supervisor, logger, instance, adminToken: e.ADMIN_TOKEN, registry });
   onShutdownSignal({
     logger,
     exitWithParent: process.env.SS_EXIT_WITH_PARENT === '1',
@@ -44,6 +48,7 @@ async function main(): Promise<void> {
       await ops.close();
       await supervisor.close();
       await redis.quit().catch(() => redis.disconnect());
+      await telemetryHandle().shutdown();
     },
   });
   await supervisor.start();

@@ -3,6 +3,7 @@
  *
  *   GET    /health, /livez              liveness + detail (always 200 while the loop runs)
  *   GET    /health/ready, /readyz       200 when Redis answers and the groups exist, else 503
+ *   GET    /metrics                     Prometheus: reclaim/promote/dead-letter counters, stream gauges
  *   GET    /v1/dead-letter              ?limit&after&kind&taskId&reason&errorCode&since&until
  *   GET    /v1/dead-letter/:id          one entry with its attempt history and raw fields
  *   POST   /v1/dead-letter/:id/replay   replay one
@@ -23,6 +24,7 @@ import {
   type DeadLetterFilter,
 } from './dead-letter';
 import type { Supervisor } from './supervisor';
+import type { Registry } from '@solvestream/telemetry';
 
 export interface OpsServerOptions {
   redis: Redis;
@@ -32,6 +34,8 @@ export interface OpsServerOptions {
   logger: Logger;
   instance: string;
   adminToken?: string;
+  /** Prometheus registry served at /metrics. */
+  registry?: Registry;
 }
 
 const FILTER_KEYS = ['kind', 'taskId', 'reason', 'errorCode', 'since', 'until'] as const;
@@ -77,6 +81,10 @@ export function buildOpsServer(o: OpsServerOptions): FastifyInstance {
   app.get('/livez', liveness);
   app.get('/health/ready', readiness);
   app.get('/readyz', readiness);
+  if (o.registry) {
+    const registry = o.registry;
+    app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  }
 
   app.register(async (admin) => {
     admin.addHook('onRequest', async (req, reply) => {

@@ -12,6 +12,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '@solvestream/core';
 import { decodeTaskEntry, WORKERS_GROUP, type Keyspace, type Transitions } from '@solvestream/contracts';
+import { extractTrace, tracer } from '@solvestream/telemetry';
+import { SpanKind, trace } from '@opentelemetry/api';
 
 export interface ReclaimOptions {
   redis: Redis;
@@ -58,10 +60,24 @@ export async function reclaimStalled(o: ReclaimOptions): Promise<ReclaimReport> 
           await o.transitions.deadLetterPoison({ stream: lane, entryId: id, fields, reason: decoded.reason, consumer: o.consumer, now: clock() });
           continue;
         }
-        const r = await o.transitions.requeue({
-          entry: decoded.value, entryId: id, consumer: o.consumer, mode: 'reclaim',
-          reason: `lease expired (idle > ${o.leaseMs} ms)`, maxFailures: o.maxFailures, now: clock(),
+        // A span per reclaim, linked to the task's trace (not parented: the supervisor's
+        // sweep is not part of the task's own timeline).
+        const created = trace.getSpanContext(extractTrace(decoded.value.trace));
+        const span = tracer().startSpan(`reclaim ${lane}`, {
+          kind: SpanKind.INTERNAL, root: true,
+          links: created ? [{ context: created }] : [],
+          attributes: { 'solvestream.task.id': decoded.value.taskId, 'solvestream.task.attempt': decoded.value.attempt, 'messaging.message.id': id },
         });
+        let r;
+        try {
+          r = await o.transitions.requeue({
+            entry: decoded.value, entryId: id, consumer: o.consumer, mode: 'reclaim',
+            reason: `lease expired (idle > ${o.leaseMs} ms)`, maxFailures: o.maxFailures, now: clock(),
+          });
+          span.setAttribute('solvestream.reclaim.outcome', r.kind);
+        } finally {
+          span.end();
+        }
         if (r.kind === 'requeued') report.reclaimed++;
         else if (r.kind === 'dead-lettered') report.deadLettered++;
         else report.skipped++;

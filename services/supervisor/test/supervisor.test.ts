@@ -151,3 +151,19 @@ test('consumers of dead workers are removed once their pending list is empty', a
   const ev = (await redis.xrange(ks.events, '-', '+')) as [string, string[]][];
   assert.ok(ev.map(([id, f]) => decodeEventEntry(id, f)).some((d) => d.ok && d.value.event === 'reclaimed'));
 });
+
+test('metrics: reclaim counters and lane gauges are served at /metrics', async () => {
+  await tr.submit({ entry: entry('M'), now: 1 });
+  await deadWorkerTakes(1);
+  await sleep(LEASE + 50);
+  const sup = supervisor();
+  await sup.tick();
+  const { createSupervisorMetrics } = await import('../src/metrics');
+  const { buildOpsServer } = await import('../src/ops-server');
+  const registry = createSupervisorMetrics({ instance: 's', redis, keys: ks, supervisor: () => sup });
+  const app = buildOpsServer({ redis, keys: ks, transitions: tr, supervisor: sup, logger, instance: 's', registry });
+  const text = (await app.inject({ url: '/metrics' })).body;
+  assert.match(text, /solvestream_supervisor_reclaimed_total\{service="supervisor",instance="s"\} 1/);
+  assert.match(text, /solvestream_stream_length\{lane="normal",service="supervisor",instance="s"\} 1/);
+  await app.close();
+});
