@@ -8,6 +8,8 @@ import {
   Transitions, WORKERS_GROUP, type TaskEntry,
 } from '@solvestream/contracts';
 import { Supervisor } from '../src/supervisor';
+import { createSupervisorMetrics } from '../src/metrics';
+import { buildOpsServer } from '../src/ops-server';
 
 let server: RedisServer;
 let redis: Redis;
@@ -158,8 +160,6 @@ test('metrics: reclaim counters and lane gauges are served at /metrics', async (
   await sleep(LEASE + 50);
   const sup = supervisor();
   await sup.tick();
-  const { createSupervisorMetrics } = await import('../src/metrics');
-  const { buildOpsServer } = await import('../src/ops-server');
   const registry = createSupervisorMetrics({ instance: 's', redis, keys: ks, supervisor: () => sup });
   const app = buildOpsServer({ redis, keys: ks, transitions: tr, supervisor: sup, logger, instance: 's', registry });
   const text = (await app.inject({ url: '/metrics' })).body;
