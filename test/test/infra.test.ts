@@ -8,8 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import Ajv2019 from 'ajv/dist/2019';
+import { keyspace } from '@solvestream/contracts';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 type Service = {
@@ -64,4 +65,18 @@ test('every compose service runs a real entry point and depends only on defined,
   }
   assert.match(readFileSync(join(ROOT, 'infra', 'redis', 'redis.conf'), 'utf8'), /^appendonly yes$/m);
   assert.match(readFileSync(join(ROOT, 'infra', 'redis', 'redis.conf'), 'utf8'), /^maxmemory-policy noeviction$/m);
+});
+
+test('k8s manifests parse, probe the worker ops server, and scale on the lanes KEDA can read', () => {
+  const docs = parseAllDocuments(readFileSync(join(ROOT, 'infra', 'k8s', 'worker.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
+  const deployment = docs.find((d) => d.kind === 'Deployment') as { spec: { template: { spec: { containers: { readinessProbe: { httpGet: { path: string } }; env: { name: string }[] }[]; terminationGracePeriodSeconds: number } } } };
+  const container = deployment.spec.template.spec.containers[0]!;
+  assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+  const envNames = container.env.map((e) => e.name);
+  for (const v of ['REDIS_URL', 'LEASE_MS', 'DRAIN_GRACE_MS', 'OPS_PORT']) assert.ok(envNames.includes(v), `worker env sets ${v}`);
+  assert.ok(deployment.spec.template.spec.terminationGracePeriodSeconds * 1000 > 20_000, 'grace period exceeds DRAIN_GRACE_MS');
+  const scaled = docs.find((d) => d.kind === 'ScaledObject') as { spec: { triggers: { metadata: { stream: string; consumerGroup: string } }[] } };
+  const streams = scaled.spec.triggers.map((t) => t.metadata.stream).sort();
+  assert.deepEqual(streams, [...keyspace().lanes].sort(), 'one trigger per lane, named as the contracts name them');
+  assert.ok(scaled.spec.triggers.every((t) => t.metadata.consumerGroup === 'workers'));
 });
