@@ -21,6 +21,10 @@ import { ProviderError, type ProviderErrorClass } from './provider/errors';
 import type { ProviderClient } from './provider/client';
 import type { Poller } from './provider/poller';
 import { needsSingleGet } from './provider/protocol-v1';
+import {
+  ATTR_POLL_COUNT, ATTR_PROVIDER, ATTR_PROVIDER_TASK_ID, ATTR_TASK_ATTEMPT, ATTR_TASK_ID, ATTR_TASK_TYPE,
+  endWithError, startPhaseSpan,
+} from '@solvestream/telemetry';
 import type { ProviderRouter } from './provider/router';
 
 export interface Provider {
@@ -142,13 +146,17 @@ export async function solveTask(
       if (d.clock() >= entry.deadline) return deadlineFailure();
       // A submit costs money: make sure the entry is still ours (not reclaimed while we were frozen).
       if (!(await lease.confirm())) return 'lost';
+      const span = startPhaseSpan('submit', { [ATTR_TASK_ID]: entry.taskId, [ATTR_TASK_TYPE]: entry.type, [ATTR_TASK_ATTEMPT]: entry.attempt });
       try {
         const accepted = await d.router.submit(spec);
         provider = accepted.provider;
         providerTaskId = accepted.providerTaskId;
         firstPollAt = d.clock() + d.firstPollDelayMs(entry.type);
+        span.setAttributes({ [ATTR_PROVIDER]: provider.client.name, [ATTR_PROVIDER_TASK_ID]: providerTaskId });
+        span.end();
         break;
       } catch (err) {
+        endWithError(span, err instanceof ProviderError ? err.code : 'INTERNAL', err instanceof Error ? err.message : undefined);
         if (!(err instanceof ProviderError)) throw err;
         if (err.errorClass === 'permanent') {
           return finish({ errorCode: err.code, errorMessage: err.message, provider: err.provider });
@@ -176,11 +184,21 @@ export async function solveTask(
     if (lease.lost.aborted) resolve('lost');
     lease.lost.addEventListener('abort', () => resolve('lost'), { once: true });
   });
+  const pollSpan = startPhaseSpan('poll', {
+    [ATTR_TASK_ID]: entry.taskId, [ATTR_TASK_TYPE]: entry.type, [ATTR_TASK_ATTEMPT]: entry.attempt,
+    [ATTR_PROVIDER]: provider.client.name, [ATTR_PROVIDER_TASK_ID]: providerTaskId, 'solvestream.resumed': checkpoint !== undefined,
+  });
   const outcome = await Promise.race([
     provider.poller.watch(providerTaskId, entry.type, { firstPollAt, deadline: entry.deadline, single: needsSingleGet(spec) }),
     lost,
   ]);
-  if (outcome === 'lost') return 'lost';
+  if (outcome === 'lost') {
+    endWithError(pollSpan, 'LEASE_LOST');
+    return 'lost';
+  }
+  pollSpan.setAttributes({ [ATTR_POLL_COUNT]: outcome.polls, 'solvestream.poll.state': outcome.state });
+  if (outcome.state === 'error') endWithError(pollSpan, outcome.error.code, outcome.error.message);
+  else pollSpan.end();
   const name = provider.client.name;
   switch (outcome.state) {
     case 'ready':
