@@ -23,7 +23,7 @@ import type { Poller } from './provider/poller';
 import { needsSingleGet } from './provider/protocol-v1';
 import {
   ATTR_POLL_COUNT, ATTR_PROVIDER, ATTR_PROVIDER_TASK_ID, ATTR_TASK_ATTEMPT, ATTR_TASK_ID, ATTR_TASK_TYPE,
-  endWithError, startPhaseSpan,
+  endWithError, injectTrace, startPhaseSpan, startSendSpan, withSpan,
 } from '@solvestream/telemetry';
 import type { ProviderRouter } from './provider/router';
 
@@ -96,17 +96,21 @@ export async function solveTask(
 
   const finish = async (r: { solution?: Solution; errorCode?: string; errorMessage?: string; provider?: string; providerTaskId?: string }): Promise<SolveEnd> => {
     const outcome = r.solution ? 'solved' : 'failed';
-    const done = await d.transitions.complete({
+    // `send results`: the result entry carries this span's context, so readers of the
+    // results stream (long-polls, webhooks) continue the task's trace.
+    const span = startSendSpan('results', entry.taskId, { 'solvestream.outcome': outcome });
+    const done = await withSpan(span, () => d.transitions.complete({
       result: {
         taskId: entry.taskId, outcome, tenant: entry.tenant, type: entry.type, attempt: entry.attempt,
         completedAt: d.clock(), solution: r.solution, errorCode: r.errorCode, errorMessage: r.errorMessage,
-        provider: r.provider, providerTaskId: r.providerTaskId, trace: entry.trace,
+        provider: r.provider, providerTaskId: r.providerTaskId, trace: { ...entry.trace, ...injectTrace() },
       },
       priority: entry.priority,
       entryId,
       consumer: d.consumer,
       now: d.clock(),
-    });
+    })).then((res) => { span.setAttribute('solvestream.published', res.published); return res; })
+      .finally(() => span.end());
     if (!done.published) {
       log.warn({ status: done.status }, 'task already had an outcome; this one was recorded as a duplicate');
       return 'duplicate';
