@@ -61,6 +61,9 @@ export interface Keyspace {
   readonly stats: string;
   /** Sorted set of webhook deliveries: member task id, score due time (ms). */
   readonly webhooks: string;
+  // ── dr-recovery (issue 7) ─────────────────────────────────────────────────────
+  /** String: the epoch marker `<archive id>/<generation>` written by dr-recovery; its absence means a wiped Redis. */
+  readonly drEpoch: string;
 }
 
 const PREFIX_RE = /^[A-Za-z0-9_.-]{1,32}$/;
@@ -98,6 +101,7 @@ export function keyspace(options: KeyspaceOptions = {}): Keyspace {
     reports: `${base}reports`,
     stats: `${base}stats`,
     webhooks: `${base}webhooks`,
+    drEpoch: `${base}dr:epoch`,
   };
 }
 
