@@ -35,6 +35,6 @@ if window > 0 and now - completedAt > window then return {0, 'too-late'} end
 local fields = {'v', '1', 'task', taskId, 'tenant', h[2] or '', 'type', h[3] or '', 'verdict', verdict,
   'provider', h[4] or '', 'providerTaskId', h[5] or '', 'at', ARGV[2]}
 local id = xadd(KEYS[3], reportsMax, fields)
-redis.call('HSET', KEYS[1], 'reported', verdict, 'reportedAt', ARGV[2])
+redis.call('HSET', KEYS[1], 'reported', verdict, 'reportedAt', ARGV[2], 'updatedAt', ARGV[2])
 appendEvent(KEYS[2], eventsMax, taskId, 'reported', ARGV[2], {'verdict', verdict, 'report', id})
 return {1, id}

@@ -11,6 +11,9 @@ export type Priority = (typeof PRIORITIES)[number];
 /** Consumer group every worker reads the task lanes through. */
 export const WORKERS_GROUP = 'workers';
 
+/** Consumer group the producers read `results` through (stats, open-task release, webhook scheduling). */
+export const RESULTS_GROUP = 'producers';
+
 export interface KeyspaceOptions {
   /** Key prefix, default `ss`. Letters, digits, `_`, `-`, `.` only. */
   prefix?: string;

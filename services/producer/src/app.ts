@@ -13,13 +13,21 @@
  */
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Keyspace, Transitions } from '@solvestream/contracts';
+import { Admission, type Keyspace, type Transitions } from '@solvestream/contracts';
 import type { Logger } from '@solvestream/core';
+import { installRestAuth } from './auth';
 import { DEFAULT_BODY_LIMIT_BYTES } from './config';
 import { HttpError, frameworkErrorHandler, installErrorHandling, sendError } from './errors';
+import { registerGateway } from './gateway';
 import type { ResultsNotifier } from './results-listener';
+import { registerDocs } from './routes/docs';
 import { registerHealthRoutes } from './routes/health';
+import { registerResultStream } from './routes/result-stream';
+import { registerStatsRoutes } from './routes/stats';
 import { registerTaskRoutes } from './routes/tasks';
+import { SubmitService } from './submit';
+import { TaskReader } from './task-reader';
+import { TenantDirectory } from './tenants';
 
 export interface AppDeps {
   /** `role: 'api'` connection: fails fast (→ 503) instead of queueing while Redis is away. */
@@ -37,6 +45,20 @@ export interface AppDeps {
   bodyLimitBytes?: number;
   /** Shown by /health. Default `producer`. */
   instance?: string;
+  /** Tenants and keys. Default: no static tenants, defaults unlimited (open unless Redis holds keys). */
+  tenants?: TenantDirectory;
+  /** Admission scripts. Default: built on `redis`. */
+  admission?: Admission;
+  /** Back-pressure cap on lanes + delayed; 0 = none. Default 100,000. */
+  maxQueueDepth?: number;
+  /** A task still open this long after its deadline is failed on read, ms. Default 30,000. */
+  expireGraceMs?: number;
+  /** Most ids in one res.php multi-get. Default 100. */
+  gatewayMaxIds?: number;
+  /** reportgood/reportbad window after the solve, ms; 0 = always. Default 15 min. */
+  reportWindowMs?: number;
+  /** Accept callbackUrl hosts on loopback/private IP literals. Default false. */
+  allowPrivateCallbacks?: boolean;
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -74,14 +96,36 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     notifier: deps.notifier,
     instance: deps.instance ?? 'producer',
   });
-  registerTaskRoutes(app, {
-    redis: deps.redis,
-    transitions: deps.transitions,
-    keys: deps.keys,
-    logger: deps.logger,
-    clock: deps.clock,
-    notifier: deps.notifier,
-    maxWaitSeconds: deps.maxWaitSeconds ?? 60,
+  const { redis, keys, transitions, clock, notifier } = deps;
+  const tenants = deps.tenants ?? new TenantDirectory({ redis, keys, defaults: { ratePerSecond: 0, burst: 0, maxOpen: 0 } });
+  const admission = deps.admission ?? new Admission(redis, keys);
+  const expireGraceMs = deps.expireGraceMs ?? 30_000;
+  const submitter = new SubmitService({ redis, keys, transitions, admission, clock, maxQueueDepth: deps.maxQueueDepth ?? 100_000, expireGraceMs });
+  const reader = new TaskReader({ redis, keys, transitions, clock, graceMs: expireGraceMs });
+  const bodyLimitBytes = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+
+  // REST: JSON only, Bearer auth, the API's error shape.
+  void app.register(async (rest) => {
+    installRestAuth(rest, tenants);
+    registerTaskRoutes(rest, {
+      redis, keys, transitions, submitter, reader, clock, notifier,
+      logger: deps.logger,
+      maxWaitSeconds: deps.maxWaitSeconds ?? 60,
+      allowPrivateCallbacks: deps.allowPrivateCallbacks ?? false,
+    });
+    registerStatsRoutes(rest, { redis, keys, clock });
+    registerResultStream(rest, { redis, keys, notifier });
   });
+  // The 2captcha / anti-captcha gateway: loose input, protocol answers (HTTP 200).
+  void app.register(async (gw) =>
+    registerGateway(gw, {
+      tenants, submitter, reader, transitions, admission, clock,
+      logger: deps.logger as FastifyBaseLogger,
+      maxIds: deps.gatewayMaxIds ?? 100,
+      reportWindowMs: deps.reportWindowMs ?? 900_000,
+      bodyLimitBytes,
+    }),
+  );
+  registerDocs(app);
   return app;
 }

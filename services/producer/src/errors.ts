@@ -19,10 +19,17 @@ export const ERROR_STATUS = {
   VALIDATION_FAILED: 400,
   BAD_JSON: 400,
   BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
   NOT_FOUND: 404,
   TASK_NOT_FOUND: 404,
+  TASK_NOT_CANCELLABLE: 409,
+  IDEMPOTENCY_KEY_REUSED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  TENANT_QUEUE_FULL: 429,
+  QUEUE_FULL: 429,
+  MODE_RESTRICTED: 429,
   INTERNAL: 500,
   REDIS_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
@@ -35,15 +42,18 @@ export interface ErrorBody {
 
 export class HttpError extends Error {
   readonly status: number;
+  /** Sent as `Retry-After` (seconds) with 429s. */
+  retryAfterSeconds?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly field?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(message, options);
     this.name = 'HttpError';
     this.status = ERROR_STATUS[code];
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   toBody(): ErrorBody {
@@ -104,6 +114,8 @@ export function toHttpError(err: unknown): HttpError {
 }
 
 export function sendError(reply: FastifyReply, err: HttpError): FastifyReply {
+  if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
+  if (err.status === 401) reply.header('www-authenticate', 'Bearer');
   return reply.code(err.status).type('application/json; charset=utf-8').send(err.toBody());
 }
 

@@ -34,7 +34,7 @@
  * listener owns. Safe to call twice.
  */
 import type { Redis } from 'ioredis';
-import { decodeResultEntry, fieldsToObject, flattenReadReply, type Keyspace } from '@solvestream/contracts';
+import { decodeResultEntry, fieldsToObject, flattenReadReply, type Keyspace, type ResultEntry } from '@solvestream/contracts';
 import type { Logger } from '@solvestream/core';
 
 export type WakeReason = 'result' | 'recheck' | 'closed';
@@ -46,9 +46,14 @@ export interface Watch {
   cancel(): void;
 }
 
+/** Called with every decodable result the listener reads (SSE streams); must not throw. */
+export type ResultSubscriber = (entryId: string, result: ResultEntry) => void;
+
 /** What the HTTP layer needs from a results listener (tests may hand in their own). */
 export interface ResultsNotifier {
   watch(taskId: string): Watch;
+  /** Every result from now on, in stream order; returns the unsubscribe function. */
+  subscribe(fn: ResultSubscriber): () => void;
   close(): Promise<void>;
   stats(): NotifierStats;
 }
@@ -95,6 +100,7 @@ export class ResultsListener implements ResultsNotifier {
   private readonly count: number;
   private readonly backoffMs: (failures: number) => number;
   private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly subscribers = new Set<ResultSubscriber>();
   private waiterCount = 0;
   private state: ListenerState = 'idle';
   private lastId: string | undefined;
@@ -141,6 +147,11 @@ export class ResultsListener implements ResultsNotifier {
         }
       },
     };
+  }
+
+  subscribe(fn: ResultSubscriber): () => void {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
   }
 
   stats(): NotifierStats {
@@ -224,6 +235,7 @@ export class ResultsListener implements ResultsNotifier {
         const decoded = decodeResultEntry(entry.fields);
         const taskId = decoded.ok ? decoded.value.taskId : fieldsToObject(entry.fields).task;
         if (taskId) this.wake(taskId, 'result');
+        if (decoded.ok) for (const fn of this.subscribers) fn(entry.id, decoded.value);
       } catch (err) {
         this.logger.error({ err, entryId: entry.id }, 'results listener: could not dispatch an entry');
       }

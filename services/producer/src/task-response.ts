@@ -6,7 +6,8 @@
  * Timestamps are ISO-8601 UTC strings (`2026-01-01T12:00:00.000Z`); the store keeps
  * epoch milliseconds.
  */
-import type { Priority, Solution, TaskStatus, TaskType, TaskView } from '@solvestream/contracts';
+import type { Priority, Solution, TaskStatus, TaskType } from '@solvestream/contracts';
+import type { ClientTask } from './task-reader';
 
 export interface TaskResource {
   id: string;
@@ -23,6 +24,8 @@ export interface TaskResource {
   solution?: Solution;
   /** Why a task failed: the provider's or the pipeline's error code. */
   error?: { code: string; message: string };
+  /** Present when the task was submitted with a `callbackUrl`. */
+  webhook?: { url: string; status: 'pending' | 'delivered' | 'retrying' | 'failed'; attempts: number };
 }
 
 /** The 202 answer to a submit. */
@@ -36,7 +39,7 @@ export interface SubmittedResource {
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
-export function presentTask(view: TaskView): TaskResource {
+export function presentTask(view: ClientTask): TaskResource {
   const out: TaskResource = {
     id: view.taskId,
     type: view.type,
@@ -50,6 +53,10 @@ export function presentTask(view: TaskView): TaskResource {
   if (view.solution) out.solution = view.solution;
   if (view.status === 'failed' || view.errorCode) {
     out.error = { code: view.errorCode ?? 'ERROR_UNKNOWN', message: view.errorMessage ?? view.errorCode ?? 'the task failed' };
+  }
+  if (view.callbackUrl) {
+    const status = (view.webhookStatus ?? 'pending') as NonNullable<TaskResource['webhook']>['status'];
+    out.webhook = { url: view.callbackUrl, status, attempts: view.webhookAttempts ?? 0 };
   }
   return out;
 }

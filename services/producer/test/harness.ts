@@ -20,8 +20,10 @@ import {
 } from '@solvestream/contracts';
 import { createLogger, createRedis } from '@solvestream/core';
 import { startRedis, waitFor, type RedisServer } from '@solvestream/testkit';
-import { buildApp } from '../src/app';
+import { buildApp, type AppDeps } from '../src/app';
+import { ResultsDispatcher } from '../src/delivery/dispatcher';
 import { ResultsListener } from '../src/results-listener';
+import { TenantDirectory, type StaticTenants, type TenantDefaults } from '../src/tenants';
 
 export interface Harness {
   server: RedisServer;
@@ -34,6 +36,9 @@ export interface Harness {
   workerTransitions: Transitions;
   listener: ResultsListener;
   app: FastifyInstance;
+  tenants: TenantDirectory;
+  /** Started only with `dispatcher: true`. */
+  dispatcher?: ResultsDispatcher;
   /** Every log line the app wrote. */
   logs: string[];
   close(): Promise<void>;
@@ -45,6 +50,15 @@ export interface HarnessOptions {
   maxWaitSeconds?: number;
   bodyLimitBytes?: number;
   blockMs?: number;
+  /** Tenants from a "file" (static) and defaults; the directory also reads Redis. */
+  staticTenants?: StaticTenants;
+  tenantDefaults?: Partial<TenantDefaults>;
+  authRequired?: boolean;
+  /** Any other app option (admission caps, grace, gateway limits, …). */
+  app?: Partial<AppDeps>;
+  /** Start a results dispatcher (stats, open-task release, webhook scheduling). */
+  dispatcher?: boolean;
+  clock?: () => number;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
@@ -67,12 +81,22 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const transitions = new Transitions(redis, keys, { resultTtlSeconds: 600 });
   const workerTransitions = new Transitions(worker, keys, { resultTtlSeconds: 600 });
   const listener = new ResultsListener({ redis: blocking, keys, logger, blockMs: o.blockMs ?? 1_000 }).start();
+  const tenants = new TenantDirectory({
+    redis, keys, static: o.staticTenants, authRequired: o.authRequired, cacheMs: 0,
+    defaults: { ratePerSecond: 0, burst: 0, maxOpen: 0, webhookSecret: 'harness-webhook-secret-0123456789', ...o.tenantDefaults },
+  });
+  const dispatcher = o.dispatcher
+    ? new ResultsDispatcher({ redis: createRedis({ url: server.url, name: 'test-dispatch', role: 'blocking' }), keys, logger, consumer: 'test-producer', blockMs: 200 }).start()
+    : undefined;
   const app = buildApp({
+    tenants,
+    allowPrivateCallbacks: true,
+    ...o.app,
     redis,
     transitions,
     keys,
     logger,
-    clock: Date.now,
+    clock: o.clock ?? Date.now,
     notifier: listener,
     maxWaitSeconds: o.maxWaitSeconds ?? 60,
     bodyLimitBytes: o.bodyLimitBytes,
@@ -81,12 +105,13 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   await app.ready();
   let closed = false;
   return {
-    server, redis, worker, keys, transitions, workerTransitions, listener, app, logs,
+    server, redis, worker, keys, transitions, workerTransitions, listener, app, logs, tenants, dispatcher,
     async close() {
       if (closed) return;
       closed = true;
       await app.close();
       await listener.close();
+      await dispatcher?.close();
       redis.disconnect();
       worker.disconnect();
       if (!o.server) await server.stop();

@@ -19,6 +19,7 @@ function slowNotifier(closeMs: number): ResultsNotifier {
   let state: 'running' | 'stopped' = 'running';
   return {
     watch: () => ({ woken: never, cancel: () => undefined }),
+    subscribe: () => () => undefined,
     close: async () => {
       await sleep(closeMs);
       state = 'stopped';

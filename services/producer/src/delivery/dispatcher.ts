@@ -1,0 +1,162 @@
+/**
+ * The results dispatcher: reads `results` through the consumer group `producers`, so
+ * each outcome is handled by exactly one producer instance however many run, and for
+ * each one, in ONE MULTI with its XACK:
+ *
+ *   - counts it (`stats`: `<outcome>` and `t:<tenant>:<outcome>`)
+ *   - releases the task from its tenant's open-task set (admission cap)
+ *   - schedules its webhook (`webhooks` += task id, due now) when it has a callbackUrl
+ *
+ * Because the side effects and the ack commit together, a crash never counts an
+ * outcome twice or loses a webhook; an entry whose instance died before EXEC stays
+ * pending and is taken over by any instance (XAUTOCLAIM after `claimIdleMs`).
+ *
+ * Loop (a small state machine; a bad entry never kills it):
+ *
+ *   idle ──start()──▶ running ──error──▶ backing-off ──delay──▶ running
+ *                        └──── close() ──▶ stopped
+ *
+ *   running: every `claimEveryMs` XAUTOCLAIM entries idle past `claimIdleMs`; then
+ *   XREADGROUP COUNT n BLOCK blockMs `>`; handle the batch. NOGROUP (a wiped Redis)
+ *   recreates the group. The group starts at `0` when first created, so outcomes
+ *   already in the stream are counted once.
+ *
+ * Uses its own `blocking` connection, which it owns and disconnects on close.
+ */
+import type { Redis } from 'ioredis';
+import { RESULTS_GROUP, decodeResultEntry, flattenReadReply, type Keyspace, type StreamEntry } from '@solvestream/contracts';
+import type { Logger } from '@solvestream/core';
+
+export interface DispatcherOptions {
+  redis: Redis;
+  keys: Keyspace;
+  logger: Logger;
+  /** Consumer name: this instance. */
+  consumer: string;
+  clock?: () => number;
+  blockMs?: number;
+  count?: number;
+  /** Entries pending this long (their instance died) are taken over, ms. Default 60,000. */
+  claimIdleMs?: number;
+  claimEveryMs?: number;
+}
+
+export interface DispatcherStats {
+  state: 'idle' | 'running' | 'backing-off' | 'stopped';
+  handled: number;
+  webhooksScheduled: number;
+}
+
+export class ResultsDispatcher {
+  private readonly o: Required<Omit<DispatcherOptions, 'clock'>> & { clock: () => number };
+  readonly stats: DispatcherStats = { state: 'idle', handled: 0, webhooksScheduled: 0 };
+  private loop: Promise<void> | undefined;
+  private readonly stop = new AbortController();
+  private lastClaim = 0;
+
+  constructor(o: DispatcherOptions) {
+    this.o = { blockMs: 2_000, count: 200, claimIdleMs: 60_000, claimEveryMs: 10_000, clock: Date.now, ...o };
+  }
+
+  start(): this {
+    if (this.stats.state !== 'idle') return this;
+    this.stats.state = 'running';
+    this.loop = this.run();
+    return this;
+  }
+
+  async close(): Promise<void> {
+    if (this.stats.state === 'stopped') return this.loop;
+    this.stats.state = 'stopped';
+    this.stop.abort();
+    this.o.redis.disconnect();
+    await this.loop;
+  }
+
+  private isStopped(): boolean {
+    return this.stats.state === 'stopped';
+  }
+
+  private async ensureGroup(): Promise<void> {
+    try {
+      await this.o.redis.xgroup('CREATE', this.o.keys.results, RESULTS_GROUP, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('BUSYGROUP')) throw err;
+    }
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    let grouped = false;
+    while (!this.isStopped()) {
+      try {
+        if (!grouped) {
+          await this.ensureGroup();
+          grouped = true;
+        }
+        const now = this.o.clock();
+        if (now - this.lastClaim >= this.o.claimEveryMs) {
+          this.lastClaim = now;
+          const claimed = (await this.o.redis.xautoclaim(this.o.keys.results, RESULTS_GROUP, this.o.consumer, this.o.claimIdleMs, '0-0', 'COUNT', this.o.count)) as [string, [string, string[] | null][]];
+          await this.handle(claimed[1].map(([id, fields]) => ({ stream: this.o.keys.results, id, fields })));
+        }
+        const reply = await this.o.redis.xreadgroup('GROUP', RESULTS_GROUP, this.o.consumer, 'COUNT', this.o.count, 'BLOCK', this.o.blockMs, 'STREAMS', this.o.keys.results, '>');
+        await this.handle(flattenReadReply(reply));
+        failures = 0;
+        if (this.stats.state === 'backing-off') this.stats.state = 'running';
+      } catch (err) {
+        if (this.isStopped()) break;
+        if (err instanceof Error && err.message.includes('NOGROUP')) grouped = false;
+        if (failures === 0 || failures % 20 === 0) this.o.logger.warn({ err: err instanceof Error ? err.message : String(err), failures }, 'results dispatcher: read failed; backing off');
+        this.stats.state = 'backing-off';
+        await this.sleep(Math.min(100 * 2 ** Math.min(failures++, 6), 5_000));
+      }
+    }
+  }
+
+  /** Handles one batch: one pipeline of reads, then one MULTI with every side effect and ack. */
+  async handle(entries: readonly StreamEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const k = this.o.keys;
+    const decoded = entries.map((e) => ({ id: e.id, r: e.fields ? decodeResultEntry(e.fields) : undefined }));
+    const valid = decoded.flatMap((d) => (d.r?.ok ? [{ id: d.id, r: d.r.value }] : []));
+    const reads = this.o.redis.pipeline();
+    for (const v of valid) reads.hget(k.task(v.r.taskId), 'callbackUrl');
+    const callbacks = valid.length ? ((await reads.exec()) ?? []) : [];
+    const now = this.o.clock();
+    const m = this.o.redis.multi();
+    let scheduled = 0;
+    valid.forEach((v, i) => {
+      const { outcome, tenant, taskId } = v.r;
+      m.hincrby(k.stats, outcome, 1);
+      m.hincrby(k.stats, `t:${tenant}:${outcome}`, 1);
+      m.zrem(k.openTasks(tenant), taskId);
+      if (callbacks[i]?.[1]) {
+        m.zadd(k.webhooks, 'NX', now, taskId);
+        scheduled++;
+      }
+    });
+    for (const d of decoded) {
+      if (!d.r?.ok) this.o.logger.warn({ entryId: d.id, reason: d.r ? d.r.reason : 'no payload' }, 'results dispatcher: skipping an undecodable result');
+      m.xack(k.results, RESULTS_GROUP, d.id);
+    }
+    const res = await m.exec();
+    if (!res) throw new Error('results dispatcher: MULTI aborted');
+    this.stats.handled += valid.length;
+    this.stats.webhooksScheduled += scheduled;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    const signal = this.stop.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      signal.addEventListener('abort', done);
+    });
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The one submit path behind every API (REST, in.php, createTask):
+ *
+ *   1. idempotency fast path: the tenant's key already names a task → that task
+ *   2. a task id: a nanoid for REST, an all-digit id (allocateId.lua) for the gateway
+ *   3. admission (admitTask.lua): degradation mode, queue depth, the tenant's open-task
+ *      cap and rate; records the task as open
+ *   4. submitTask.lua: projection queued + events submitted + lane entry, atomically,
+ *      with the idempotency key; a concurrent twin that won the key turns this call
+ *      into a replay of the twin's task (and our open-task record is released)
+ *
+ * Every task gets `deadline = submit + DEFAULT_DEADLINE_SECONDS[type]`; the worker fails
+ * it there, and the read path (task-reader.ts) fails it `expireGraceMs` later if no
+ * worker did, so every task ends.
+ */
+import { createHash } from 'node:crypto';
+import {
+  DEFAULT_DEADLINE_SECONDS,
+  decodeProjection,
+  type Admission,
+  type Keyspace,
+  type Priority,
+  type TaskEntry,
+  type TaskSpec,
+  type TaskView,
+  type Transitions,
+} from '@solvestream/contracts';
+import type { Redis } from 'ioredis';
+import { newTaskId } from './ids';
+import type { Tenant } from './tenants';
+
+export interface SubmitDeps {
+  redis: Redis;
+  keys: Keyspace;
+  transitions: Transitions;
+  admission: Admission;
+  clock: () => number;
+  /** Back-pressure cap (lanes + delayed); 0 = none. */
+  maxQueueDepth: number;
+  /** A task counts as open until deadline + this, ms. */
+  expireGraceMs: number;
+}
+
+export type Source = 'rest' | 'v1' | 'json-api';
+
+export interface SubmitCommand {
+  tenant: Tenant;
+  spec: TaskSpec;
+  priority: Priority;
+  source: Source;
+  idempotencyKey?: string;
+  callbackUrl?: string;
+  /** Gateway tasks get all-digit ids. */
+  numericId?: boolean;
+}
+
+export type RefusalReason = 'mode' | 'queue-full' | 'tenant-full' | 'rate-limited';
+
+export type SubmitOutcome =
+  | { kind: 'created'; entry: TaskEntry }
+  /** The idempotency key already named a task; `sameRequest` false when it was used for another request. */
+  | { kind: 'existing'; taskId: string; view: TaskView | undefined; sameRequest: boolean }
+  | { kind: 'refused'; reason: RefusalReason; retryAfterMs: number; detail: string };
+
+/** Hash of what identifies a request for idempotency (type, params, priority, callback). */
+export function requestHash(c: SubmitCommand): string {
+  return createHash('sha256')
+    .update(JSON.stringify([c.spec.type, c.spec.params, c.priority, c.callbackUrl ?? '']))
+    .digest('hex');
+}
+
+/** How long a refused client should wait, per reason, when the script does not say. */
+const RETRY_AFTER_MS: Record<Exclude<RefusalReason, 'rate-limited'>, number> = {
+  mode: 30_000,
+  'queue-full': 5_000,
+  'tenant-full': 5_000,
+};
+
+export class SubmitService {
+  constructor(private readonly d: SubmitDeps) {}
+
+  async submit(c: SubmitCommand): Promise<SubmitOutcome> {
+    const { d } = this;
+    const hash = c.idempotencyKey === undefined ? undefined : requestHash(c);
+    if (c.idempotencyKey !== undefined) {
+      const existing = await d.redis.get(d.keys.idem(c.tenant.id, c.idempotencyKey));
+      if (existing) return this.existing(existing, hash);
+    }
+    const now = d.clock();
+    const taskId = c.numericId ? await d.admission.allocateNumericId(now) : newTaskId();
+    const deadline = now + DEFAULT_DEADLINE_SECONDS[c.spec.type] * 1000;
+    const admitted = await d.admission.admit({
+      tenant: c.tenant.id, taskId, priority: c.priority, openUntil: deadline + d.expireGraceMs,
+      ratePerSecond: c.tenant.ratePerSecond, burst: c.tenant.burst, maxOpen: c.tenant.maxOpen,
+      maxQueueDepth: d.maxQueueDepth, now,
+    });
+    if (!admitted.admitted) {
+      switch (admitted.reason) {
+        case 'rate-limited':
+          return { kind: 'refused', reason: 'rate-limited', retryAfterMs: admitted.retryAfterMs, detail: `over ${c.tenant.ratePerSecond} submits per second` };
+        case 'mode':
+          return { kind: 'refused', reason: 'mode', retryAfterMs: RETRY_AFTER_MS.mode, detail: `the service is in ${admitted.mode} mode and only takes higher priorities` };
+        case 'queue-full':
+          return { kind: 'refused', reason: 'queue-full', retryAfterMs: RETRY_AFTER_MS['queue-full'], detail: `the queue holds ${admitted.depth} tasks` };
+        case 'tenant-full':
+          return { kind: 'refused', reason: 'tenant-full', retryAfterMs: RETRY_AFTER_MS['tenant-full'], detail: `${admitted.open} unfinished tasks (the cap is ${c.tenant.maxOpen})` };
+      }
+    }
+    const entry: TaskEntry = {
+      taskId, type: c.spec.type, params: c.spec.params, tenant: c.tenant.id, priority: c.priority,
+      attempt: 1, submittedAt: now, deadline, trace: {},
+    };
+    const projection: Record<string, string> = { source: c.source };
+    if (c.callbackUrl) projection.callbackUrl = c.callbackUrl;
+    if (hash) projection.requestHash = hash;
+    let r;
+    try {
+      r = await d.transitions.submit({ entry, idempotencyKey: c.idempotencyKey, projection, now });
+    } catch (err) {
+      await d.admission.release(c.tenant.id, taskId).catch(() => undefined);
+      throw err;
+    }
+    if (!r.created) {
+      await d.admission.release(c.tenant.id, taskId);
+      return this.existing(r.taskId, hash);
+    }
+    return { kind: 'created', entry };
+  }
+
+  private async existing(taskId: string, hash: string | undefined): Promise<SubmitOutcome> {
+    const h = await this.d.redis.hgetall(this.d.keys.task(taskId));
+    const stored = h.requestHash;
+    return { kind: 'existing', taskId, view: decodeProjection(taskId, h), sameRequest: !stored || !hash || stored === hash };
+  }
+}
