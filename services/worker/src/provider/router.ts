@@ -104,9 +104,12 @@ export class ProviderRouter {
     for (const p of this.order) p.balance?.start();
   }
 
-  /** Stops the balance checks. Pollers are closed by their owner. Safe to call twice. */
+  /** Stops the balance checks and closes idle connections. Pollers are closed by their owner. Safe to call twice. */
   close(): void {
-    for (const p of this.order) p.balance?.stop();
+    for (const p of this.order) {
+      p.balance?.stop();
+      p.client.close();
+    }
   }
 
   /** Runs one balance check on every provider that has a minimum, now. */
