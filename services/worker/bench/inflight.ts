@@ -25,7 +25,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import Redis from 'ioredis';
 import { ensureWorkerGroups, keyspace, Transitions, type TaskEntry } from '@solvestream/contracts';
 import { freePort, sleep, spawnService, startRedis, waitFor, type ServiceProcess } from '@solvestream/testkit';
