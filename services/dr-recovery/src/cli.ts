@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+/**
+ * `dr`: disaster-recovery operations from a shell.
+ *
+ *   dr status              archive summary, epoch marker, per-stream archive lag
+ *   dr backup              archive everything new now (refused while the service holds the archive)
+ *   dr verify              read every segment, check every checksum and id order
+ *   dr restore [--merge]   rebuild the partition from the archive (empty Redis only; --merge keeps
+ *                          what live services wrote after a wipe)
+ *
+ * Env: REDIS_URL, KEY_PREFIX, PARTITION, ARCHIVE_DIR (default ./archive), RESULT_TTL_SECONDS.
+ * Prints JSON. Exit codes: 0 done, 1 failed or refused (the message says why), 2 usage error.
+ */
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { appendAlert, keyspace } from '@solvestream/contracts';
+import { ConfigError, createLogger, createRedis, env, parseEnv } from '@solvestream/core';
+import { ArchiveWriter } from './archive';
+import { restore, RestoreRefusedError } from './restore';
+import { DrService } from './service';
+import { archiveStatus, verifyArchive } from './status';
+
+const CLI_ENV = {
+  REDIS_URL: env.url({ doc: 'Redis URL', default: 'redis://127.0.0.1:6379', protocols: ['redis:', 'rediss:'], secret: true }),
+  KEY_PREFIX: env.string({ doc: 'Key prefix', default: 'ss' }),
+  PARTITION: env.string({ doc: 'Partition', default: 'p0' }),
+  ARCHIVE_DIR: env.string({ doc: 'Archive directory', default: './archive' }),
+  RESULT_TTL_SECONDS: env.int({ doc: 'Projection TTL after an outcome, s', default: 86_400, min: 0 }),
+};
+
+const USAGE = 'usage: dr status | backup | verify | restore [--merge]';
+
+export async function run(argv: string[], out: (s: string) => void, source: Record<string, string | undefined> = process.env): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { merge: { type: 'boolean' } } });
+  } catch (err) {
+    out(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const [command] = parsed.positionals;
+  if (!command || !['status', 'backup', 'verify', 'restore'].includes(command)) {
+    out(`${command ? `unknown command ${JSON.stringify(command)}` : 'missing command'}\n${USAGE}`);
+    return 2;
+  }
+  let e;
+  try {
+    e = parseEnv(CLI_ENV, source);
+  } catch (err) {
+    out(err instanceof ConfigError ? err.message : String(err));
+    return 2;
+  }
+  const json = (v: unknown): void => out(JSON.stringify(v, null, 2));
+  if (command === 'verify') {
+    try {
+      const r = verifyArchive(e.ARCHIVE_DIR);
+      json(r);
+      return r.ok ? 0 : 1;
+    } catch (err) {
+      out(`failed: ${(err as Error).message}`);
+      return 1;
+    }
+  }
+  const redis = createRedis({ url: e.REDIS_URL, name: 'dr-cli', role: 'api' });
+  const keys = keyspace({ prefix: e.KEY_PREFIX, partition: e.PARTITION });
+  try {
+    switch (command) {
+      case 'status':
+        json(await archiveStatus(redis, keys, e.ARCHIVE_DIR));
+        return 0;
+      case 'backup': {
+        const writer = ArchiveWriter.open({ dir: e.ARCHIVE_DIR, prefix: e.KEY_PREFIX, partition: e.PARTITION });
+        const reader = createRedis({ url: e.REDIS_URL, name: 'dr-cli-reader', role: 'blocking' });
+        const logger = createLogger({ service: 'dr-cli', level: 'silent' });
+        const svc = new DrService({ redis, reader, keys, writer, logger, mode: 'manual', instance: `dr-cli-${hostname()}`, blockMs: 10 });
+        try {
+          const archived = await svc.catchUp();
+          json({ archived, cursors: writer.manifest.cursors });
+          return 0;
+        } finally {
+          await svc.close();
+        }
+      }
+      case 'restore': {
+        const report = await restore({ redis, keys, archive: e.ARCHIVE_DIR, mode: parsed.values.merge ? 'merge' : 'strict', resultTtlSeconds: e.RESULT_TTL_SECONDS });
+        await appendAlert(redis, keys, {
+          kind: 'dr-restored', source: `dr-cli-${hostname()}`, at: Date.now(),
+          message: `restored ${report.terminal} finished and requeued ${report.requeued} unfinished tasks in ${report.ms} ms (dr restore)`,
+          data: { terminal: report.terminal, requeued: report.requeued, unrecoverable: report.unrecoverable.length, ms: report.ms },
+        });
+        json(report);
+        return 0;
+      }
+    }
+    return 2;
+  } catch (err) {
+    out(err instanceof RestoreRefusedError ? err.message : `failed: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+if (require.main === module) {
+  void run(process.argv.slice(2), (s) => process.stdout.write(s + '\n')).then((code) => process.exit(code));
+}
