@@ -58,6 +58,8 @@ export interface PaidAudit {
   submittedTwice: number;
   /** Submits before the task's checkpoint that the checkpoint does not name (kill in the window). */
   lostSubmits: number;
+  /** Tasks the provider accepted that have no checkpoint at all (a lost checkpoint write, or a failure right after submit). */
+  neverCheckpointed: string[];
   /** Submits after the task's checkpoint: paid twice for a known solve. Must be 0. */
   doublePaid: number;
   /** Up to 10 offending tasks, for the failure message. */
@@ -81,7 +83,7 @@ export function auditSubmits(run: string, ids: readonly (string | undefined)[], 
     if (e.event !== 'provider-submitted') continue;
     checkpoints.set(e.taskId, [...(checkpoints.get(e.taskId) ?? []), e]);
   }
-  const a: PaidAudit = { submits: sim.length, charges: sim.filter((t) => t.charged).length, checkpointed: 0, submittedTwice: 0, lostSubmits: 0, doublePaid: 0, offenders: [] };
+  const a: PaidAudit = { submits: sim.length, charges: sim.filter((t) => t.charged).length, checkpointed: 0, submittedTwice: 0, lostSubmits: 0, neverCheckpointed: [], doublePaid: 0, offenders: [] };
   ids.forEach((taskId, index) => {
     if (taskId === undefined) return;
     const submits = byIndex.get(index) ?? [];
@@ -89,6 +91,7 @@ export function auditSubmits(run: string, ids: readonly (string | undefined)[], 
     const cps = checkpoints.get(taskId) ?? [];
     if (cps.length === 0) {
       a.lostSubmits += submits.length;
+      if (submits.length > 0) a.neverCheckpointed.push(taskId);
       return;
     }
     a.checkpointed++;

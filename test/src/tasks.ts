@@ -5,7 +5,7 @@
  */
 import { Buffer } from 'node:buffer';
 
-export type TaskRequest = { type: string; params: Record<string, unknown>; priority?: string };
+export type TaskRequest = { type: string; params: Record<string, unknown>; priority?: string; idempotencyKey?: string };
 
 const PNG = Buffer.alloc(300, 0x42).toString('base64');
 
@@ -28,13 +28,18 @@ export async function submit(apiUrl: string, task: TaskRequest): Promise<string>
 
 export interface TaskState { id: string; status: string; solution?: { token?: string; text?: string }; error?: { code: string; message?: string }; attempt?: number }
 
-export type PostOutcome = { ok: true; id: string } | { ok: false; status: number; body: string };
+/** `replayed`: the idempotency key was already used; `id` is the task it created then. */
+export type PostOutcome = { ok: true; id: string; replayed: boolean } | { ok: false; status: number; body: string };
 
-/** POSTs a task and reports the answer instead of throwing (status 0: no HTTP answer at all). */
+/**
+ * POSTs a task and reports the answer instead of throwing (status 0: no HTTP answer at
+ * all). A 200 with `idempotent-replayed` (a known idempotency key) counts as accepted.
+ */
 export async function postTask(apiUrl: string, task: TaskRequest): Promise<PostOutcome> {
   try {
     const res = await fetch(`${apiUrl}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(task) });
-    if (res.status === 202) return { ok: true, id: ((await res.json()) as { id: string }).id };
+    const replayed = res.status === 200 && res.headers.get('idempotent-replayed') === 'true';
+    if (res.status === 202 || replayed) return { ok: true, id: ((await res.json()) as { id: string }).id, replayed };
     return { ok: false, status: res.status, body: await res.text() };
   } catch (err) {
     return { ok: false, status: 0, body: err instanceof Error ? err.message : String(err) };
