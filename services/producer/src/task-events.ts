@@ -2,8 +2,8 @@
  * A task's event history (`GET /v1/tasks/:id/events`), read from the shared `events`
  * stream. There is no per-task index, but stream ids are timestamps and every event of
  * a task lies between its `createdAt` and its projection's `updatedAt` (every transition,
- * webhook records included, bumps `updatedAt`), so the read scans only that window, in
- * pages, and keeps this task's entries. At most `maxScan` entries are scanned; a longer
+ * webhook records included, bumps `updatedAt`; the caller widens the window for clock
+ * skew), so the read scans only that window, in pages, and keeps this task's entries. At most `maxScan` entries are scanned; a longer
  * window answers what it found with `truncated: true`.
  */
 import type { Redis } from 'ioredis';

@@ -116,7 +116,11 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): 
     if (!isTaskId(id)) throw notFound(id.slice(0, 64));
     const view = await guardRedis(() => reader.read(id, tenant));
     if (!view) throw notFound(id);
-    const h = await guardRedis(() => taskHistory({ redis, keys, taskId: id, from: view.createdAt, to: Math.max(view.updatedAt, view.completedAt ?? 0) }));
+    // Event ids carry Redis's clock, the projection the callers' clocks: allow for skew.
+    const skew = 60_000;
+    const h = await guardRedis(() =>
+      taskHistory({ redis, keys, taskId: id, from: view.createdAt - skew, to: Math.max(view.updatedAt, view.completedAt ?? 0) + skew }),
+    );
     return reply.code(200).send({
       id,
       events: h.events.map((e) => ({ event: e.event, at: iso(e.at), data: e.data })),
