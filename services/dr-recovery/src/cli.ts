@@ -61,7 +61,7 @@ export async function run(argv: string[], out: (s: string) => void, source: Reco
       return 1;
     }
   }
-  const redis = createRedis({ url: e.REDIS_URL, name: 'dr-cli', role: 'api' });
+  const redis = createRedis({ url: e.REDIS_URL, name: 'dr-cli', role: 'worker' });
   const keys = keyspace({ prefix: e.KEY_PREFIX, partition: e.PARTITION });
   try {
     switch (command) {
