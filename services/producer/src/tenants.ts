@@ -16,8 +16,10 @@
  * key added (e.g. `ss-tenants add acme`) closes the API within TENANT_CACHE_MS.
  *
  * Lookups from Redis are cached for `cacheMs` (hits and misses), so a revoked key
- * stops working within that time. A failing Redis lookup throws: the caller answers
- * "unavailable", never "open".
+ * stops working within that time. When Redis fails, the last answer seen is reused
+ * however old (a Redis outage must not turn a client's mistake into a 5xx, and reusing
+ * "closed" or a known key grants nothing new); with no answer at all the lookup throws
+ * and the caller answers "unavailable", never "open".
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -168,7 +170,13 @@ export class TenantDirectory {
     if (this.o.authRequired || (this.o.static?.keys.size ?? 0) > 0) return 'closed';
     const now = this.clock();
     if (this.modeCache && this.modeCache.until > now) return this.modeCache.value;
-    const n = await this.o.redis.hlen(this.o.keys.apiKeys);
+    let n: number;
+    try {
+      n = await this.o.redis.hlen(this.o.keys.apiKeys);
+    } catch (err) {
+      if (this.modeCache) return this.modeCache.value;
+      throw err;
+    }
     const value: AccessMode = n > 0 ? 'closed' : 'open';
     this.modeCache = { value, until: now + this.cacheMs };
     return value;
@@ -202,7 +210,13 @@ export class TenantDirectory {
     const now = this.clock();
     const hit = this.byHash.get(hash);
     if (hit && hit.until > now) return hit.value;
-    const value = (await this.o.redis.hget(this.o.keys.apiKeys, hash)) ?? undefined;
+    let value: string | undefined;
+    try {
+      value = (await this.o.redis.hget(this.o.keys.apiKeys, hash)) ?? undefined;
+    } catch (err) {
+      if (hit) return hit.value;
+      throw err;
+    }
     if (this.byHash.size > 10_000) this.byHash.clear(); // bounded: garbage keys must not grow memory
     this.byHash.set(hash, { value, until: now + this.cacheMs });
     return value;
@@ -212,7 +226,13 @@ export class TenantDirectory {
     const now = this.clock();
     const hit = this.settings.get(id);
     if (hit && hit.until > now) return hit.value;
-    const raw = await this.o.redis.hget(this.o.keys.tenants, id);
+    let raw: string | null;
+    try {
+      raw = await this.o.redis.hget(this.o.keys.tenants, id);
+    } catch (err) {
+      if (hit) return hit.value;
+      throw err;
+    }
     let value: TenantSettings | undefined;
     if (raw) {
       try {
