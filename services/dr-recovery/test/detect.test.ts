@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import Redis from 'ioredis';
 import { startRedis, waitFor, type RedisServer } from '@solvestream/testkit';
 import { keyspace, readAlerts, readTask } from '@solvestream/contracts';
-import { ArchiveWriter, DrService, readArchive } from '../src';
+import { archiveStatus, ArchiveWriter, DrService, readArchive } from '../src';
 import { run } from '../src/cli';
 import { silent, tempDir, workload } from './helpers';
 
@@ -31,7 +31,10 @@ test('auto mode: FLUSHALL is noticed, the partition restored at once and an aler
   await svc.start();
   try {
     const ids = await workload(redis, keys, 3, 'a');
-    await waitFor('archive caught up', () => svc.archived >= 30 && readArchive(dir).entries.some((e) => e.stream === 'results'));
+    await waitFor('archive caught up', async () => {
+      const st = await archiveStatus(redis, keys, dir);
+      return Object.values(st.streams).every((s) => s.behind === 0);
+    });
     await redis.flushall();
     await waitFor('restored', async () => (await redis.get(keys.drEpoch)) !== null && svc.state === 'ARCHIVING', { timeoutMs: 5000 });
     for (const id of ids.done) assert.equal((await readTask(redis, keys, id))?.status, 'solved');
@@ -51,7 +54,7 @@ test('manual mode: a wiped Redis halts archiving (nothing from the empty Redis i
   await svc.start();
   try {
     const ids = await workload(redis, keys, 2, 'm');
-    await waitFor('archive caught up', () => readArchive(dir).entries.some((e) => e.stream === 'results'));
+    await waitFor('archive caught up', async () => Object.values((await archiveStatus(redis, keys, dir)).streams).every((s) => s.behind === 0));
     await redis.flushall();
     await waitFor('halted', () => svc.state === 'HALTED');
     assert.match(svc.haltReason, /DR_MODE=manual/);

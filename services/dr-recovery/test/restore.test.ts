@@ -44,7 +44,7 @@ test('restore into an empty Redis: history with original ids, terminal tasks fin
     assert.deepEqual(t?.solution, { token: `tok-${id}` });
     // the lane entry was XDEL'd before this one-shot archive ran, so deadline and priority are unknown
     // (the running service archives lane entries as they are added)
-    const norm = (v: typeof t) => ({ ...v, deadline: undefined, priority: undefined });
+    const norm = (v: object | undefined): object => ({ ...v, deadline: undefined, priority: undefined });
     assert.deepEqual(norm(t), norm(await readTask(rs, keys, id)));
   }
   for (const id of ids.cancelled) assert.equal((await readTask(ra, keys, id))?.status, 'cancelled');
