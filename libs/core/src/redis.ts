@@ -47,3 +47,14 @@ export function createRedis(o: RedisFactoryOptions): Redis {
   client.on('error', (err: Error) => o.onError?.(err));
   return client;
 }
+
+/**
+ * Rejects when `p` takes longer than `ms` (probes must answer even when a `worker`-role
+ * connection would wait for Redis forever).
+ */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e: unknown) => { clearTimeout(t); reject(e); });
+  });
+}

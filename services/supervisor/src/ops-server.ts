@@ -17,7 +17,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Logger } from '@solvestream/core';
+import { withTimeout, type Logger } from '@solvestream/core';
 import { WORKERS_GROUP, type Keyspace, type Transitions } from '@solvestream/contracts';
 import {
   getDeadLetter, listDeadLetters, NotReplayableError, purgeDeadLetters, replayDeadLetter, replayMatching,
@@ -67,9 +67,10 @@ export function buildOpsServer(o: OpsServerOptions): FastifyInstance {
   const liveness = async () => ({ status: 'ok', service: 'supervisor', instance: o.instance, redis: o.redis.status === 'ready' ? 'up' : 'down', stats: o.supervisor.stats });
   const readiness = async (_req: FastifyRequest, reply: FastifyReply) => {
     try {
-      await o.redis.ping();
+      if (o.redis.status !== 'ready') throw new Error(`redis is ${o.redis.status}`);
+      await withTimeout(o.redis.ping(), 1000, 'redis');
       for (const lane of o.keys.lanes) {
-        const groups = (await o.redis.xinfo('GROUPS', lane)) as unknown[][];
+        const groups = (await withTimeout(o.redis.xinfo('GROUPS', lane), 1000, 'redis')) as unknown[][];
         if (!groups.some((g) => g[1] === WORKERS_GROUP)) throw new Error(`group ${WORKERS_GROUP} missing on ${lane}`);
       }
       return { status: 'ready' };

@@ -3,7 +3,7 @@
  */
 import './telemetry';
 import { hostname } from 'node:os';
-import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal } from '@solvestream/core';
+import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal, withTimeout } from '@solvestream/core';
 import { fallbackProviders, parseWorkerEnv, primaryProvider, routingOptions } from './config';
 import { buildWorker } from './app';
 import { keyspace, WORKERS_GROUP } from '@solvestream/contracts';
@@ -52,9 +52,10 @@ async function main(): Promise<void> {
     },
     ready: async () => {
       if (worker.stats.state !== 'running') throw new Error(`worker is ${worker.stats.state}`);
-      await redis.ping();
+      if (redis.status !== 'ready') throw new Error(`redis is ${redis.status}`);
+      await withTimeout(redis.ping(), 1000, 'redis');
       for (const lane of keys.lanes) {
-        const groups = (await redis.xinfo('GROUPS', lane)) as unknown[][];
+        const groups = (await withTimeout(redis.xinfo('GROUPS', lane), 1000, 'redis')) as unknown[][];
         if (!groups.some((g) => g[1] === WORKERS_GROUP)) throw new Error(`group ${WORKERS_GROUP} missing on ${lane}`);
       }
     },
