@@ -13,5 +13,13 @@ export const SUPERVISOR_ENV = {
   CONSUMER_SWEEP_MS: env.int({ doc: 'How often consumers of dead workers are removed, ms', default: 60_000, min: 1000 }),
   ADMIN_TOKEN: env.optional(env.string({ doc: 'Bearer token required by the dead-letter admin routes (unset: no auth; keep the port internal)', secret: true })),
   LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, { doc: 'pino log level', default: 'info' }),
+  // Degradation mode (src/mode.ts): what producers admit while the fleet is in trouble.
+  MODE_CONTROL: env.oneOf(['auto', 'off'] as const, { doc: 'auto: compute the degradation mode and store it for the producers; off: leave it alone', default: 'auto' }),
+  MODE_DEGRADED_ERROR_RATE: env.number({ doc: 'Enter degraded at this failed/(solved+failed) over the last minute (leave below 60% of it)', default: 0.5, min: 0, max: 1 }),
+  MODE_EMERGENCY_ERROR_RATE: env.number({ doc: 'Enter emergency at this error rate (leave below 78% of it)', default: 0.9, min: 0, max: 1 }),
+  MODE_DEGRADED_QUEUE_DEPTH: env.int({ doc: 'Enter degraded at this many lane entries + delayed retries (leave below 60% of it)', default: 50_000, min: 1 }),
+  MODE_EMERGENCY_QUEUE_DEPTH: env.int({ doc: 'Enter emergency at this queue depth (leave below 78% of it)', default: 90_000, min: 1 }),
+  MODE_ENTER_AFTER_MS: env.int({ doc: 'A condition must hold this long before the mode goes up, ms', default: 30_000, min: 0 }),
+  MODE_EXIT_AFTER_MS: env.int({ doc: 'Calm must hold this long before the mode steps down, ms', default: 60_000, min: 0 }),
 };
 export type SupervisorEnv = ParsedEnv<typeof SUPERVISOR_ENV>;

@@ -8,6 +8,7 @@ import { keyspace, Transitions } from '@solvestream/contracts';
 import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal, parseEnv } from '@solvestream/core';
 import { SUPERVISOR_ENV } from './config';
 import { Supervisor } from './supervisor';
+import { DEFAULT_THRESHOLDS, ModeController } from './mode';
 import { buildOpsServer } from './ops-server';
 import { createSupervisorMetrics } from './metrics';
 import { telemetryHandle } from '@solvestream/telemetry';
@@ -35,9 +36,23 @@ async function main(): Promise<void> {
   });
   const keys = keyspace({ prefix: e.KEY_PREFIX, partition: e.PARTITION });
   const transitions = new Transitions(redis, keys);
+  const mode = e.MODE_CONTROL === 'auto'
+    ? new ModeController({
+      redis, keys, logger, instance,
+      thresholds: {
+        ...DEFAULT_THRESHOLDS,
+        enterDegraded: { errorRate: e.MODE_DEGRADED_ERROR_RATE, queueDepth: e.MODE_DEGRADED_QUEUE_DEPTH },
+        exitDegraded: { errorRate: e.MODE_DEGRADED_ERROR_RATE * 0.6, queueDepth: Math.floor(e.MODE_DEGRADED_QUEUE_DEPTH * 0.6) },
+        enterEmergency: { errorRate: e.MODE_EMERGENCY_ERROR_RATE, queueDepth: e.MODE_EMERGENCY_QUEUE_DEPTH },
+        exitEmergency: { errorRate: e.MODE_EMERGENCY_ERROR_RATE * 0.78, queueDepth: Math.floor(e.MODE_EMERGENCY_QUEUE_DEPTH * 0.78) },
+        enterAfterMs: e.MODE_ENTER_AFTER_MS,
+        exitAfterMs: e.MODE_EXIT_AFTER_MS,
+      },
+    })
+    : undefined;
   const supervisor = new Supervisor({
     redis, keys, transitions, logger, consumer: instance, leaseMs: e.LEASE_MS, maxFailures: e.MAX_FAILURES,
-    intervalMs: e.SUPERVISOR_INTERVAL_MS, consumerSweepMs: e.CONSUMER_SWEEP_MS,
+    intervalMs: e.SUPERVISOR_INTERVAL_MS, consumerSweepMs: e.CONSUMER_SWEEP_MS, mode,
   });
   const registry = createSupervisorMetrics({ instance, redis, keys, supervisor: () => supervisor });
   const ops = buildOpsServer({ redis, keys, transitions, supervisor, logger, instance, adminToken: e.ADMIN_TOKEN, registry });

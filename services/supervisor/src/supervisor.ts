@@ -3,6 +3,7 @@
  *   1. reclaim entries idle past the lease (XAUTOCLAIM → requeue with checkpoint, or dead-letter)
  *   2. promote due delayed retries back to their lanes
  *   3. every `consumerSweepMs`: remove idle consumers with empty pending lists
+ *   4. degradation mode, when a controller is given (mode.ts; it paces itself)
  *
  * States: RUNNING → STOPPED. Each step's errors are logged and the loop goes on at the
  * next tick (Redis down: it retries until Redis is back). Several replicas may run: every
@@ -28,6 +29,8 @@ export interface SupervisorOptions {
   /** A consumer idle this long with nothing pending is removed, ms. Default 10 × lease. */
   consumerIdleMs?: number;
   clock?: () => number;
+  /** Computes and stores the degradation mode (mode.ts); absent = the mode is left alone. */
+  mode?: { tick(now: number): Promise<unknown> };
 }
 
 export interface SupervisorStats {
@@ -86,6 +89,13 @@ export class Supervisor {
         this.stats.consumersRemoved += await removeIdleConsumers(this.o.redis, this.o.keys, this.o.consumerIdleMs ?? this.o.leaseMs * 10, this.o.logger, this.o.consumer);
       } catch (err) {
         this.fail('consumer sweep', err);
+      }
+    }
+    if (this.o.mode) {
+      try {
+        await this.o.mode.tick(clock());
+      } catch (err) {
+        this.fail('mode', err);
       }
     }
     this.stats.lastTickAt = clock();
