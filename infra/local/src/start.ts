@@ -5,6 +5,7 @@
  *   provider-sim   unless CAPTCHAAI_API_KEY (or PROVIDER_URL + PROVIDER_KEY) is set
  *   producer       the HTTP API on PORT (default 8080)
  *   supervisor     reclaim, retries, dead letter; ops/admin HTTP on SUPERVISOR_PORT (default 8081)
+ *   dr-recovery    archives every stream to ./.data/archive; restores a wiped Redis (DR_MODE=auto)
  *   worker × N     WORKERS (default 2)
  *
  * Children run in their own process group so that Ctrl-C reaches only this launcher,
@@ -111,7 +112,7 @@ async function stopAll(code: number, reason: string): Promise<never> {
   stopping = true;
   process.stdout.write(`stopping (${reason}): producer and workers drain first, Redis last\n`);
   const tier = (names: RegExp): Child[] => children.filter((c) => names.test(c.name));
-  await Promise.all(tier(/^(producer|worker|supervisor)/).map((c) => stopOne(c, 25_000)));
+  await Promise.all(tier(/^(producer|worker|supervisor|dr-recovery)/).map((c) => stopOne(c, 25_000)));
   await Promise.all(tier(/^provider-sim$/).map((c) => stopOne(c, 5_000)));
   await Promise.all(tier(/^redis$/).map((c) => stopOne(c, 10_000)));
   process.exit(code);
@@ -177,6 +178,9 @@ async function main(): Promise<void> {
 
   start('producer', process.execPath, [entry('producer')], { ...common, PORT: String(e.PORT), HOST: e.HOST });
   start('supervisor', process.execPath, [entry('supervisor')], { ...common, PORT: String(e.SUPERVISOR_PORT), HOST: '127.0.0.1' });
+  start('dr-recovery', process.execPath, [entry('dr-recovery')], {
+    ...common, PORT: String(await freePort()), HOST: '127.0.0.1', ARCHIVE_DIR: join(e.SS_DATA_DIR, 'archive'), DR_MODE: 'auto',
+  });
   for (let i = 1; i <= e.WORKERS; i++) {
     start(`worker-${i}`, process.execPath, [entry('worker')], { ...common, ...providerEnv });
   }
