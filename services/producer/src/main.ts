@@ -5,7 +5,7 @@
  * Connections: one `api` connection (requests fail fast → 503 while Redis is away),
  * one `blocking` connection owned by the results listener, one owned by the results
  * dispatcher (stats, open-task release, webhook scheduling) and one `worker`
- * connection for the webhook sender.
+ * connection for the webhook sender and the expiry sweeper.
  *
  * Tenants: TENANTS_FILE / TENANTS_JSON are read once here (a bad file stops start-up
  * naming the field); keys added with the `ss-tenants` CLI live in Redis. With no tenant
@@ -24,6 +24,7 @@ import { buildApp } from './app';
 import { PRODUCER_ENV } from './config';
 import { keepLanesReady } from './lanes';
 import { ResultsDispatcher } from './delivery/dispatcher';
+import { ExpirySweeper } from './delivery/expiry';
 import { WebhookSender } from './delivery/webhooks';
 import { ResultsListener } from './results-listener';
 import { TaskReader } from './task-reader';
@@ -109,6 +110,10 @@ async function main(): Promise<void> {
     reader: new TaskReader({ redis: delivery, keys, transitions: deliveryTransitions, clock: Date.now, graceMs: config.EXPIRE_GRACE_MS }),
     maxAttempts: config.WEBHOOK_MAX_ATTEMPTS, timeoutMs: config.WEBHOOK_TIMEOUT_MS,
   }).start();
+  const sweeper = new ExpirySweeper({
+    redis: delivery, keys, logger, transitions: deliveryTransitions, graceMs: config.EXPIRE_GRACE_MS,
+    staticTenants: [...(staticTenants?.settings.keys() ?? [])],
+  }).start();
 
   const app = buildApp({
     redis,
@@ -136,6 +141,7 @@ async function main(): Promise<void> {
       await app.close();
       await listener.close();
       await webhooks.close();
+      await sweeper.close();
       await dispatcher.close();
       delivery.disconnect();
       stopLanes();

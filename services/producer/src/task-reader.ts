@@ -6,8 +6,8 @@
  * Why on the read path: gateway clients poll until they get a final answer and never
  * time out on their own. The worker fails a task at its deadline, but only a task some
  * worker holds; one that sits in a lane with no live worker, or in the delayed set, has
- * nobody to end it. Any client that polls ends it here. (A task nobody polls — REST
- * with only a webhook — is not swept yet; see README "Not done yet".)
+ * nobody to end it. Any client that polls ends it here; tasks nobody polls are ended
+ * by the expiry sweeper (delivery/expiry.ts).
  */
 import type { Redis } from 'ioredis';
 import { decodeProjection, isTerminal, type Keyspace, type TaskView, type Transitions } from '@solvestream/contracts';

@@ -1,7 +1,8 @@
 /**
  * Results delivery against a real Redis: webhooks (HMAC signature, retries with
- * backoff, status on the task and in its events, giving up), and the SSE stream of a
- * tenant's results with resume by Last-Event-ID.
+ * backoff, status on the task and in its events, giving up), the SSE stream of a
+ * tenant's results with resume by Last-Event-ID, and the expiry sweep that ends tasks
+ * nobody polls.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Admission } from '@solvestream/contracts';
 import { waitFor } from '@solvestream/testkit';
+import { ExpirySweeper } from '../src/delivery/expiry';
 import { SIGNATURE_HEADER, verifySignature, WebhookSender } from '../src/delivery/webhooks';
 import { TaskReader } from '../src/task-reader';
 import { completeTask, startHarness, VALID_PARAMS, type Harness } from './harness';
@@ -167,4 +169,22 @@ test("SSE: the tenant's results stream live, and a reconnect with Last-Event-ID 
   const bad = await fetch(`${base}/v1/results/stream?after=yesterday`);
   assert.equal(bad.status, 400);
   assert.equal(((await bad.json()) as { error: { field: string } }).error.field, 'after');
+});
+
+test('expiry sweep: an overdue task nobody polls fails as ERROR_CAPTCHA_UNSOLVABLE and its webhook still fires', async () => {
+  const id = await submit(receiverUrl);
+  // As if submitted long ago with no worker alive: past its deadline and grace.
+  const past = Date.now() - 60_000;
+  await h.worker.hset(h.keys.task(id), 'deadline', String(past));
+  await h.worker.zadd(h.keys.openTasks('default'), past, id);
+  const sweeper = new ExpirySweeper({ redis: h.worker, keys: h.keys, transitions: h.workerTransitions, logger: h.app.log as never, graceMs: 30_000 });
+  assert.equal(await sweeper.sweep(), 1);
+  assert.equal(await sweeper.sweep(), 0, 'once');
+  assert.equal(await h.worker.zscore(h.keys.openTasks('default'), id), null);
+  const view = (await h.app.inject({ method: 'GET', url: `/v1/tasks/${id}` })).json() as { status: string; error: { code: string } };
+  assert.equal(view.status, 'failed');
+  assert.equal(view.error.code, 'ERROR_CAPTCHA_UNSOLVABLE');
+  await waitFor('the webhook of the expired task', () => (received.get(id)?.length ?? 0) === 1, { timeoutMs: 10_000 });
+  assert.equal((JSON.parse(received.get(id)![0]!.body) as { task: { status: string } }).task.status, 'failed');
+  assert.deepEqual((await events(id)).slice(0, 3), ['submitted', 'expired', 'failed']);
 });
