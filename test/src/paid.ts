@@ -58,6 +58,8 @@ export interface PaidAudit {
   submittedTwice: number;
   /** Submits before the task's checkpoint that the checkpoint does not name (kill in the window). */
   lostSubmits: number;
+  /** When each of the `lostSubmits` reached the provider, epoch ms (to match them against kills). */
+  lostSubmitTimes: number[];
   /** Tasks the provider accepted that have no checkpoint at all (a lost checkpoint write, or a failure right after submit). */
   neverCheckpointed: string[];
   /** Submits after the task's checkpoint: paid twice for a known solve. Must be 0. */
@@ -83,7 +85,7 @@ export function auditSubmits(run: string, ids: readonly (string | undefined)[], 
     if (e.event !== 'provider-submitted') continue;
     checkpoints.set(e.taskId, [...(checkpoints.get(e.taskId) ?? []), e]);
   }
-  const a: PaidAudit = { submits: sim.length, charges: sim.filter((t) => t.charged).length, checkpointed: 0, submittedTwice: 0, lostSubmits: 0, neverCheckpointed: [], doublePaid: 0, offenders: [] };
+  const a: PaidAudit = { submits: sim.length, charges: sim.filter((t) => t.charged).length, checkpointed: 0, submittedTwice: 0, lostSubmits: 0, lostSubmitTimes: [], neverCheckpointed: [], doublePaid: 0, offenders: [] };
   ids.forEach((taskId, index) => {
     if (taskId === undefined) return;
     const submits = byIndex.get(index) ?? [];
@@ -91,6 +93,7 @@ export function auditSubmits(run: string, ids: readonly (string | undefined)[], 
     const cps = checkpoints.get(taskId) ?? [];
     if (cps.length === 0) {
       a.lostSubmits += submits.length;
+      a.lostSubmitTimes.push(...submits.map((x) => x.submittedAt));
       if (submits.length > 0) a.neverCheckpointed.push(taskId);
       return;
     }
@@ -100,8 +103,12 @@ export function auditSubmits(run: string, ids: readonly (string | undefined)[], 
     let after = 0;
     for (const s of submits) {
       if (named.has(String(s.id)) && s.submittedAt <= firstAt) continue;
-      if (s.submittedAt > firstAt) after++;
-      else a.lostSubmits++;
+      if (s.submittedAt > firstAt) {
+        after++;
+      } else {
+        a.lostSubmits++;
+        a.lostSubmitTimes.push(s.submittedAt);
+      }
     }
     // Two different checkpointed ids also mean a second accepted submit for a known task.
     if (named.size > 1) after = Math.max(after, named.size - 1);

@@ -48,23 +48,31 @@ after(async () => {
 
 interface Kill { at: number; victim: string }
 
-/** Kills one live worker every 2.5–3.5 s and starts a replacement, until `stop()`. */
-function killLoop(): { kills: Kill[]; stop: () => Promise<void> } {
+/**
+ * Kills one ready worker every 2–3 s and starts a replacement (in the background, so
+ * that a slow start does not slow the kills), until `stop()`. Only workers that said
+ * "worker ready" are victims.
+ */
+function killLoop(): { kills: Kill[]; stop: () => Promise<Error[]> } {
   const kills: Kill[] = [];
+  const ready = new Set(system.workers.filter(isAlive));
+  const starting: Promise<void>[] = [];
+  const errors: Error[] = [];
   let done = false;
   const loop = (async () => {
     for (let k = 0; !done; k++) {
-      await sleep(2500 + (k % 3) * 500);
+      await sleep(2000 + (k % 3) * 500);
       if (done) break;
-      const alive = system.workers.filter(isAlive);
-      const victim = alive[k % alive.length];
+      const candidates = [...ready].filter(isAlive);
+      const victim = candidates[k % Math.max(1, candidates.length)];
       if (!victim) continue;
+      ready.delete(victim);
       kills.push({ at: Date.now(), victim: victim.name });
       await kill9(victim);
-      await system.addWorker();
+      starting.push(system.addWorker().then((w) => { ready.add(w); }, (err: Error) => { errors.push(err); }));
     }
   })();
-  return { kills, stop: async () => { done = true; await loop; } };
+  return { kills, stop: async () => { done = true; await loop; await Promise.all(starting); return errors; } };
 }
 
 /**
@@ -89,6 +97,23 @@ function resumeTimes(kills: readonly Kill[], byTask: Map<string, TaskEvent[]>): 
   return out;
 }
 
+/**
+ * Reclaims of entries whose holder (the last claimer before the reclaim) had not been
+ * killed: the lease ran out on a live worker (an event loop stalled past the lease on
+ * a busy machine). Correct either way — the checkpoint fences it — but worth seeing.
+ */
+function reclaimedFromLive(kills: readonly Kill[], events: readonly TaskEvent[]): number {
+  const lastClaim = new Map<string, TaskEvent>();
+  let n = 0;
+  for (const e of events) {
+    if (e.event === 'claimed') lastClaim.set(e.taskId, e);
+    if (e.event !== 'reclaimed') continue;
+    const holder = lastClaim.get(e.taskId)?.data.consumer;
+    if (holder && !kills.some((k) => k.victim === holder && k.at <= e.at)) n++;
+  }
+  return n;
+}
+
 test('2,000 tasks while workers are kill -9ed: one result each, no checkpointed solve paid twice', async () => {
   const N = 2000;
   const run = runId();
@@ -101,7 +126,8 @@ test('2,000 tasks while workers are kill -9ed: one result each, no checkpointed 
   assert.deepEqual(refused.slice(0, 3), [], 'every submit was accepted');
   const ids = posted.map((p) => (p.ok ? p.id : ''));
   const states = await awaitAll(system.apiUrl, ids, 240_000);
-  await chaos.stop();
+  const startErrors = await chaos.stop();
+  assert.deepEqual(startErrors.map((e) => e.message), [], 'every replacement worker started');
   const elapsed = Date.now() - t0;
 
   const c = new Redis(redis.url);
@@ -115,6 +141,12 @@ test('2,000 tasks while workers are kill -9ed: one result each, no checkpointed 
     const paid = auditSubmits(run, ids, await simTasks(system.simUrl, `m=${run}-`), events);
     const resumes = resumeTimes(chaos.kills, eventsByTask(events)).sort((a, b) => a - b);
 
+    // A submit nobody checkpointed is explained by a kill right after it was sent. The
+    // simulator stamps it when it gets to it, which on a busy machine can be a little
+    // after the kill. Others would mean a live worker lost its lease mid-submit.
+    const nearKill = (t: number): boolean => chaos.kills.some((k) => t >= k.at - 2000 && t <= k.at + 1000);
+    const unexplained = paid.lostSubmitTimes.filter((t) => !nearKill(t)).length;
+    const fromLive = reclaimedFromLive(chaos.kills, events);
     const solved = states.filter((s) => s.status === 'solved').length;
     const failed = states.filter((s) => s.status === 'failed');
     const missing = ids.filter((id) => (results.perTask.get(id)?.length ?? 0) !== 1);
@@ -123,7 +155,7 @@ test('2,000 tasks while workers are kill -9ed: one result each, no checkpointed 
       results: results.entries, duplicateResults: results.duplicates, missingResults: missing.length,
       kills: chaos.kills.length, reclaimed: countEvents(events, 'reclaimed'), duplicateEvents: countEvents(events, 'duplicate'),
       deadLettered: dead.length, checkpointed: paid.checkpointed, providerSubmits: paid.submits,
-      submittedTwice: paid.submittedTwice, lostSubmits: paid.lostSubmits, doublePaid: paid.doublePaid, charges: paid.charges,
+      submittedTwice: paid.submittedTwice, lostSubmits: paid.lostSubmits, lostSubmitsNotNearAKill: unexplained, reclaimedFromLiveWorkers: fromLive, doublePaid: paid.doublePaid, charges: paid.charges,
       leftInLanes: rest.lanes, pending: rest.pending, elapsedMs: elapsed,
     });
     countsLine('chaos(a) kill→resume (benchmark)', {
@@ -140,7 +172,7 @@ test('2,000 tasks while workers are kill -9ed: one result each, no checkpointed 
     assert.equal(results.duplicates, 0);
     assert.deepEqual(paid.offenders, [], 'no submit after the task had a checkpoint');
     assert.equal(paid.doublePaid, 0);
-    assert.ok(chaos.kills.length >= 2, `workers were killed (${chaos.kills.length})`);
+    assert.ok(chaos.kills.length >= 3, `workers were killed (${chaos.kills.length})`);
     assert.ok(countEvents(events, 'reclaimed') > 0, 'the kills hit tasks in flight, and they were reclaimed');
     assert.deepEqual(rest, { lanes: 0, pending: 0, delayed: 0 }, 'nothing left queued, pending or delayed');
     for (const p of system.all().filter((x) => !x.name.startsWith('worker'))) assert.ok(isAlive(p), `${p.name} still running`);
