@@ -51,11 +51,15 @@ test('SIGTERM under load: exit 0 within the grace, unfinished tasks handed back 
   const run = runId();
   const c = new Redis(redis.url);
   const ks = keyspace();
-  const victim = system.workers[0] as NonNullable<System['workers'][0]>;
   try {
     const submitting = submitPaced(system.apiUrl, Array.from({ length: N }, (_, i) => markedTask(run, i)), { batch: 30, everyMs: 300 });
-    await waitFor('the victim holds 20 tasks', async () => ((await pendingByConsumer(c, ks))[victim.name] ?? 0) >= 20, { timeoutMs: 30_000 });
-    const heldAtTerm = (await pendingByConsumer(c, ks))[victim.name] ?? 0;
+    // The victim: whichever worker holds 20 tasks first.
+    const held = await waitFor('a worker holding 20 tasks', async () => {
+      const h = await pendingByConsumer(c, ks);
+      return system.workers.some((w) => (h[w.name] ?? 0) >= 20) ? h : undefined;
+    }, { timeoutMs: 30_000 });
+    const victim = system.workers.find((w) => (held[w.name] ?? 0) >= 20) as NonNullable<System['workers'][0]>;
+    const heldAtTerm = held[victim.name] ?? 0;
     const termAt = Date.now();
     const exit = await terminate(victim, 60_000);
 
@@ -105,8 +109,13 @@ test('a second signal during a drain exits at once', async () => {
   try {
     // A long grace, so that only the second signal can make this drain end early.
     const w = await system.addWorker('worker-impatient', { DRAIN_GRACE_MS: '30000' });
-    await submitPaced(system.apiUrl, Array.from({ length: 60 }, (_, i) => markedTask(run, i)), { batch: 60, everyMs: 0 });
-    await waitFor('the worker holds tasks', async () => ((await pendingByConsumer(c, ks))[w.name] ?? 0) > 0, { timeoutMs: 30_000 });
+    // Feed tasks until it holds some (the other live worker may take the first ones).
+    let i = 0;
+    await waitFor('the worker holds tasks', async () => {
+      if (((await pendingByConsumer(c, ks))[w.name] ?? 0) > 0) return true;
+      await submitPaced(system.apiUrl, Array.from({ length: 10 }, () => markedTask(run, i++)), { batch: 10, everyMs: 0 });
+      return false;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
     const t0 = Date.now();
     w.signal('SIGTERM');
     await w.waitForLine('shutting down');
