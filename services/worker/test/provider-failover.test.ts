@@ -35,24 +35,28 @@ before(async () => {
   await ensureWorkerGroups(redis, ks);
   promoter = setInterval(() => void promoteDue(redis, ks, tr, Date.now()).catch(() => undefined), 50);
 });
-after(async () => {
-  clearInterval(promoter);
-  for (const r of running) {
+async function stopWorkers(): Promise<void> {
+  for (const r of running.splice(0)) {
     await r.worker.close(0);
     r.router.close();
     r.conns.forEach((c) => c.disconnect());
   }
+}
+after(async () => {
+  clearInterval(promoter);
+  await stopWorkers();
   redis.disconnect();
   await Promise.all([primary.stop(), fallback.stop(), server.stop()]);
 });
 
-async function startWorker(name: string): Promise<{ worker: Worker; router: ProviderRouter }> {
+async function startWorker(name: string, o: { maxFailures?: number; breaker?: { failureThreshold: number; resetTimeoutMs: number; halfOpenMaxTrials: number; successThreshold: number } } = {}): Promise<{ worker: Worker; router: ProviderRouter }> {
   const conns = [new Redis(server.url, { maxRetriesPerRequest: null }), new Redis(server.url, { maxRetriesPerRequest: null })];
   const { worker, router } = buildWorker({
     redis: conns[0]!, blockingRedis: conns[1]!, logger, consumer: name, keyPrefix: 'fo',
     provider: { name: 'main', baseUrl: primary.url, key: KEY, timeoutMs: 1000, zeroBalanceIsCapacity: false },
     fallbacks: [{ name: 'spare', protocol: 'json', baseUrl: fallback.url, key: KEY, timeoutMs: 1000, zeroBalanceIsCapacity: false }],
-    routing: { breaker: { failureThreshold: 3, resetTimeoutMs: 400, halfOpenMaxTrials: 1, successThreshold: 2 } },
+    routing: { breaker: o.breaker ?? { failureThreshold: 3, resetTimeoutMs: 400, halfOpenMaxTrials: 1, successThreshold: 2 } },
+    maxFailures: o.maxFailures,
     concurrency: 200, blockMs: 100, pollIntervalMs: 50, pollFirstDelayScale: 0.005,
   });
   await worker.start();
@@ -149,4 +153,24 @@ test('primary down with tasks in flight: new tasks fail over, held tasks stay, n
 
   const alerts = (await readAlerts(redis, ks)).map((x) => `${x.kind}:${x.data.provider}`);
   assert.deepEqual(alerts, ['provider-breaker-open:main', 'provider-breaker-closed:main']);
+});
+
+test('no provider can take work: tasks wait in place until one can, without spending deliveries', async () => {
+  await stopWorkers();
+  await Promise.all([primary.reset(), fallback.reset()]);
+  await Promise.all([primary.faults({ outage: { mode: 'refuse' } }), fallback.faults({ outage: { mode: 'refuse' } })]);
+  // One failure opens a breaker; the first trial comes 1.5 s later. Two failed deliveries dead-letter a task.
+  const { router } = await startWorker('w3', { maxFailures: 2, breaker: { failureThreshold: 1, resetTimeoutMs: 1500, halfOpenMaxTrials: 1, successThreshold: 1 } });
+  const first = await submitAll(entries('fow', 1));
+  await waitFor('both breakers open', async () => (router.health().every((h) => h.breaker.state === 'open') ? true : undefined), { timeoutMs: 5000 });
+  const rest = await submitAll(entries('fow', 8));
+  await new Promise((r) => setTimeout(r, 700));
+  await Promise.all([primary.faults({}), fallback.faults({})]);
+
+  const done = await waitDone([...first, ...rest]);
+  assert.ok(done.every((v) => v.status === 'solved'), JSON.stringify(done.map((v) => [v.status, v.provider, v.errorCode])));
+  assert.deepEqual(done.map((v) => v.attempt), [2, ...Array(8).fill(1)], 'only the task that was actually refused used a second delivery');
+  assert.equal(await redis.xlen(ks.deadLetter), 0);
+  const [p, f] = await Promise.all([keyStats(primary, KEY), keyStats(fallback, KEY)]);
+  assert.equal(p.acceptedSubmits + f.acceptedSubmits, 9, 'one accepted submit per task');
 });

@@ -151,6 +151,9 @@ test('every provider unhealthy: submit rejects with a capacity error; the caller
   assert.equal(r.get('spare')?.breaker.state, 'open');
   await assert.rejects(r.submit(markedSpec('u')), (err: unknown) =>
     err instanceof ProviderError && err.code === 'NO_HEALTHY_PROVIDER' && err.errorClass === 'capacity' && /main: breaker open; spare: breaker open/.test(err.message));
+  assert.equal(r.nextChanceInMs(), 30_000, 'both breakers opened just now: the first trial is 30 s away');
+  now += 12_000;
+  assert.equal(r.nextChanceInMs(), 18_000);
 });
 
 test('balance below the minimum: no new tasks go there, alerts are appended; back above it: traffic returns', async () => {

@@ -7,9 +7,11 @@
  * task moves on to the next eligible provider, in order. Once a provider has answered
  * with a task id the task belongs to it: it is checkpointed and polled there, never
  * submitted anywhere else. A permanent error (bad sitekey, image too big) ends the task
- * at once: no other provider would take it either. When no provider is eligible or all
- * of them refused, `submit` rejects and the caller retries the task later with backoff
- * until its deadline.
+ * at once: no other provider would take it either. When all eligible providers refused,
+ * `submit` rejects with the last refusal and the caller retries the task later with
+ * backoff. When no provider is eligible at all, nothing is sent: `submit` rejects with
+ * `NO_HEALTHY_PROVIDER` and the caller waits (`nextChanceInMs`) and asks again, until
+ * the task's deadline, without spending one of the task's deliveries.
  *
  * Health: every submit outcome feeds that provider's breaker (failures: transport errors
  * and retry/capacity/failover/auth answers; successes: accepted submits; permanent
@@ -33,6 +35,9 @@ import { ProviderError } from './errors';
 import { CircuitBreaker, type BreakerOptions, type BreakerTransition } from './breaker';
 import { BalanceMonitor, type BalanceChange } from './balance';
 import type { ReportVerdict } from './types';
+
+/** Code of the error `submit` rejects with when no provider may take a new task (nothing was sent). */
+export const NO_HEALTHY_PROVIDER = 'NO_HEALTHY_PROVIDER';
 
 export interface RoutedProvider {
   readonly name: string;
@@ -72,10 +77,12 @@ export class ProviderRouter {
   readonly order: readonly RoutedProvider[];
   private readonly listeners = new Set<(e: RouterEvent) => void>();
   private readonly log: Logger | undefined;
+  private readonly clock: () => number;
 
   constructor(o: RouterOptions) {
     if (o.providers.length === 0) throw new Error('the router needs at least one provider');
     const clock = o.clock ?? Date.now;
+    this.clock = clock;
     this.log = o.logger;
     const order: RoutedProvider[] = o.providers.map(({ client, poller }) => {
       const breaker = new CircuitBreaker(client.name, { ...o.breaker, clock });
@@ -169,7 +176,21 @@ export class ProviderRouter {
     }
     if (last) throw last;
     const primary = this.order[0] as RoutedProvider;
-    throw new ProviderError(primary.name, 'NO_HEALTHY_PROVIDER', 'capacity', `no provider takes new tasks now (${skipped.join('; ')})`);
+    throw new ProviderError(primary.name, NO_HEALTHY_PROVIDER, 'capacity', `no provider takes new tasks now (${skipped.join('; ')})`);
+  }
+
+  /**
+   * After `NO_HEALTHY_PROVIDER`: ms until the earliest open breaker lets a trial through,
+   * or undefined when no time is known (balance low, half-open trials all taken).
+   */
+  nextChanceInMs(): number | undefined {
+    const now = this.clock();
+    let best: number | undefined;
+    for (const p of this.order) {
+      const at = p.balance?.state === 'low' ? undefined : p.breaker.retryAt;
+      if (at !== undefined) best = Math.min(best ?? Infinity, Math.max(0, at - now));
+    }
+    return best;
   }
 
   /** Reports a provider task id as good or bad to the provider that solved it. */
