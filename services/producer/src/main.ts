@@ -15,10 +15,12 @@
  * long-polls with their current state and waits for in-flight requests; then Redis is
  * closed and the process exits 0. A second signal, or 30 s, forces exit 1.
  */
+import './telemetry';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Admission, keyspace, Transitions } from '@solvestream/contracts';
+import { telemetryHandle } from '@solvestream/telemetry';
 import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal, parseEnv, type Logger } from '@solvestream/core';
 import { buildApp } from './app';
 import { PRODUCER_ENV } from './config';
@@ -146,6 +148,7 @@ async function main(): Promise<void> {
       delivery.disconnect();
       stopLanes();
       await redis.quit().catch(() => redis.disconnect());
+      await telemetryHandle().shutdown();
     },
   });
 

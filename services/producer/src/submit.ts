@@ -13,6 +13,7 @@
  * it there, and the read path (task-reader.ts) fails it `expireGraceMs` later if no
  * worker did, so every task ends.
  */
+import { endWithError, injectTrace, startSendSpan, withSpan } from '@solvestream/telemetry';
 import { createHash } from 'node:crypto';
 import {
   DEFAULT_DEADLINE_SECONDS,
@@ -106,20 +107,25 @@ export class SubmitService {
           return { kind: 'refused', reason: 'tenant-full', retryAfterMs: RETRY_AFTER_MS['tenant-full'], detail: `${admitted.open} unfinished tasks (the cap is ${c.tenant.maxOpen})` };
       }
     }
+    // `send <lane>` is the task's creation context; the entry carries it to the workers.
+    const span = startSendSpan(d.keys.lane(c.priority), taskId, { 'solvestream.task.type': c.spec.type, 'solvestream.source': c.source });
     const entry: TaskEntry = {
       taskId, type: c.spec.type, params: c.spec.params, tenant: c.tenant.id, priority: c.priority,
-      attempt: 1, submittedAt: now, deadline, trace: {},
+      attempt: 1, submittedAt: now, deadline, trace: withSpan(span, () => injectTrace()),
     };
     const projection: Record<string, string> = { source: c.source };
     if (c.callbackUrl) projection.callbackUrl = c.callbackUrl;
     if (hash) projection.requestHash = hash;
     let r;
     try {
-      r = await d.transitions.submit({ entry, idempotencyKey: c.idempotencyKey, projection, now });
+      r = await withSpan(span, () => d.transitions.submit({ entry, idempotencyKey: c.idempotencyKey, projection, now }));
+      if (r.created) span.setAttribute('messaging.message.id', r.entryId);
     } catch (err) {
+      endWithError(span, 'SUBMIT_FAILED', err instanceof Error ? err.message : undefined);
       await d.admission.release(c.tenant.id, taskId).catch(() => undefined);
       throw err;
     }
+    span.end();
     if (!r.created) {
       await d.admission.release(c.tenant.id, taskId);
       return this.existing(r.taskId, hash);

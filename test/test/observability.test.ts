@@ -1,0 +1,105 @@
+/**
+ * Observability of the running system: real OTLP export from every service to a mock
+ * collector (one trace per task from the HTTP submit through the worker's submit and
+ * poll phases to the result), Prometheus metrics scraped and parsed, probes that follow
+ * Redis going away and coming back.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MockOtlpServer } from '@elastic/mockotlpserver';
+import { startRedis, waitFor, type RedisServer } from '@solvestream/testkit';
+import { awaitTask, startSystem, submit, type System } from '../src';
+
+type OtlpSpan = { traceId: string | Buffer; spanId: string | Buffer; parentSpanId?: string | Buffer; name: string; kind: number; attributes?: { key: string; value: Record<string, unknown> }[]; links?: unknown[] };
+/** fetch that gives up after 3 s (a probe that hangs is a failed probe). */
+const get = (url: string): Promise<Response> => fetch(url, { signal: AbortSignal.timeout(3000) });
+const hex = (v: string | Buffer | undefined): string => (v === undefined ? '' : typeof v === 'string' ? v : Buffer.from(v).toString('hex'));
+const attr = (s: OtlpSpan, key: string): unknown => {
+  const a = s.attributes?.find((x) => x.key === key);
+  return a ? Object.values(a.value)[0] : undefined;
+};
+
+let redis: RedisServer;
+let system: System;
+let otlp: MockOtlpServer;
+const spans: { service: string; span: OtlpSpan }[] = [];
+
+before(async () => {
+  otlp = new MockOtlpServer({
+    services: ['http'], httpHostname: '127.0.0.1', httpPort: 0, logLevel: 'warn',
+    onTrace: (req: { resourceSpans?: { resource?: { attributes?: { key: string; value: { stringValue?: string } }[] }; scopeSpans?: { spans?: OtlpSpan[] }[] }[] }) => {
+      for (const rs of req.resourceSpans ?? []) {
+        const service = rs.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue ?? '?';
+        for (const ss of rs.scopeSpans ?? []) for (const span of ss.spans ?? []) spans.push({ service, span });
+      }
+    },
+  });
+  await otlp.start();
+  const otel = {
+    SS_TRACING: 'on', OTEL_EXPORTER_OTLP_ENDPOINT: otlp.httpUrl.href.replace(/\/$/, ''), OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none',
+  };
+  redis = await startRedis({ aof: true });
+  system = await startSystem({
+    redisUrl: redis.url, workers: 1, supervisors: 1,
+    producerEnv: otel, workerEnv: { ...otel, TRACE_PARENT_MODE: 'parent' }, supervisorEnv: otel,
+  });
+});
+after(async () => {
+  await system?.stop();
+  await redis?.stop();
+  await otlp?.close();
+});
+
+test('one task, one trace: HTTP submit → send → process → submit and poll phases → send results', async () => {
+  const id = await submit(system.apiUrl, { type: 'turnstile', params: { websiteURL: 'https://trace.example/', websiteKey: '0x4AAAAAAABS7vwvV6VFfMcD' } });
+  const done = await awaitTask(system.apiUrl, id, 30_000);
+  assert.equal(done.status, 'solved');
+  const send = await waitFor('the send span of the task', () => spans.find((s) => s.span.name.startsWith('send ss:') && attr(s.span, 'messaging.message.conversation_id') === id), { timeoutMs: 15_000 });
+  const traceId = hex(send.span.traceId);
+  const inTrace = await waitFor('the worker spans in the same trace', () => {
+    const t = spans.filter((s) => hex(s.span.traceId) === traceId);
+    const names = t.map((s) => s.span.name);
+    return ['process', 'submit', 'poll', 'send results'].every((n) => names.some((x) => x === n || x.startsWith(`${n} `))) ? t : undefined;
+  }, { timeoutMs: 15_000 });
+  const names = inTrace.map((s) => `${s.service}:${s.span.name}`);
+  console.log(`trace ${traceId}: ${names.join(', ')}`);
+  assert.ok(inTrace.some((s) => s.service === 'producer' && s.span.kind === 2), 'the HTTP server span of the submit is in the trace');
+  assert.equal(send.service, 'producer');
+  const poll = inTrace.find((s) => s.span.name === 'poll')!;
+  assert.equal(attr(poll.span, 'solvestream.task.type'), 'turnstile');
+  assert.ok(Number(attr(poll.span, 'solvestream.poll.count')) >= 1);
+  assert.match(String(attr(poll.span, 'solvestream.provider.task_id')), /^\d+$/);
+  const submitSpan = inTrace.find((s) => s.span.name === 'submit')!;
+  assert.equal(attr(submitSpan.span, 'solvestream.provider.name'), 'sim');
+  const processSpan = inTrace.find((s) => s.span.name.startsWith('process '))!;
+  assert.equal(processSpan.span.kind, 5, 'CONSUMER');
+  assert.equal(attr(processSpan.span, 'messaging.consumer.group.name'), 'workers');
+});
+
+test('metrics are scraped and parsed from the worker and the supervisor', async () => {
+  const id = await submit(system.apiUrl, { type: 'image', params: { body: Buffer.alloc(300, 7).toString('base64') } });
+  assert.equal((await awaitTask(system.apiUrl, id, 30_000)).status, 'solved');
+  const line = await system.workers[0]!.waitForLine('worker ready');
+  const ops = (JSON.parse(line) as { ops: string }).ops;
+  const parse = (text: string): Map<string, number> => new Map(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
+  const w = parse(await (await fetch(`${ops}/metrics`)).text());
+  const solved = [...w.entries()].filter(([k]) => k.startsWith('solvestream_worker_deliveries_total{') && k.includes('end="solved"'));
+  assert.ok(solved.reduce((a, [, v]) => a + v, 0) >= 1, 'the solved delivery was counted');
+  assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_task_duration_seconds_bucket{')));
+  assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_stream_group_lag{lane="normal"')));
+  const s = parse(await (await fetch(`${system.supervisorUrls[0]}/metrics`)).text());
+  assert.ok([...s.keys()].some((k) => k.startsWith('solvestream_supervisor_reclaimed_total')));
+});
+
+test('probes: ready goes 503 while Redis is down and back to 200 when it returns; liveness stays 200', async () => {
+  const line = await system.workers[0]!.waitForLine('worker ready');
+  const workerOps = (JSON.parse(line) as { ops: string }).ops;
+  const urls = [`${system.apiUrl}/health/ready`, `${workerOps}/health/ready`, `${system.supervisorUrls[0]}/health/ready`];
+  for (const u of urls) assert.equal((await get(u)).status, 200, u);
+  await redis.kill('SIGKILL');
+  for (const u of urls) await waitFor(`${u} → 503`, async () => (await get(u)).status === 503, { timeoutMs: 20_000 });
+  assert.equal((await get(`${workerOps}/livez`)).status, 200, 'a Redis outage does not fail liveness');
+  await redis.restart();
+  for (const u of urls) await waitFor(`${u} → 200`, async () => (await get(u)).status === 200, { timeoutMs: 30_000 });
+});
