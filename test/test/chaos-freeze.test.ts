@@ -118,3 +118,4 @@ test('a worker frozen past its lease and woken up publishes no second result', a
     c.disconnect();
   }
 });
+
