@@ -150,6 +150,15 @@ export function registerV1(app: FastifyInstance, d: GatewayDeps): void {
       if (err instanceof GatewayError) return sendV1Error(reply, f, err.code, err.detail);
       if (isUnavailable(err)) {
         d.logger.warn({ action, reason: err instanceof Error ? err.message : String(err) }, 'res.php: store unavailable');
+        // Polls keep polling through a Redis outage (the tasks are safe); other actions may fail.
+        if (action === 'get' || action === 'get2') {
+          const ids = str(p, 'ids');
+          if (action === 'get' && ids !== undefined) {
+            const joined = ids.split(',').map(() => 'CAPCHA_NOT_READY').join('|');
+            return send(reply, f, joined, { status: 1, request: joined });
+          }
+          return send(reply, f, 'CAPCHA_NOT_READY', { status: 0, request: 'CAPCHA_NOT_READY' });
+        }
         return sendV1Error(reply, f, 'ERROR_SERVER_ERROR');
       }
       throw err;
