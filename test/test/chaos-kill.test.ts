@@ -17,7 +17,7 @@ import { sleep, startRedis, type RedisServer } from '@solvestream/testkit';
 import { keyspace, type TaskEvent } from '@solvestream/contracts';
 import {
   auditResults, auditSubmits, awaitAll, countEvents, countsLine, eventsByTask, isAlive, kill9,
-  markedTask, readDeadLetter, readEvents, runId, simTasks, startSystem, submitPaced, waitDrained, type System,
+  markedTask, readDeadLetter, readEvents, runId, simChargedTwice, simTasks, startSystem, submitPaced, waitDrained, type System,
 } from '../src';
 
 const LEASE_MS = 2000;
@@ -139,6 +139,7 @@ test('2,000 tasks while workers are kill -9ed: one result each, no checkpointed 
     const events = await readEvents(c, ks);
     const dead = await readDeadLetter(c, ks);
     const paid = auditSubmits(run, ids, await simTasks(system.simUrl, `m=${run}-`), events);
+    const chargedTwice = await simChargedTwice(system.simUrl, `m=${run}-`); // the simulator's own view
     const resumes = resumeTimes(chaos.kills, eventsByTask(events)).sort((a, b) => a - b);
 
     // A submit nobody checkpointed is explained by a kill right after it was sent. The
@@ -155,7 +156,7 @@ test('2,000 tasks while workers are kill -9ed: one result each, no checkpointed 
       results: results.entries, duplicateResults: results.duplicates, missingResults: missing.length,
       kills: chaos.kills.length, reclaimed: countEvents(events, 'reclaimed'), duplicateEvents: countEvents(events, 'duplicate'),
       deadLettered: dead.length, checkpointed: paid.checkpointed, providerSubmits: paid.submits,
-      submittedTwice: paid.submittedTwice, lostSubmits: paid.lostSubmits, lostSubmitsNotNearAKill: unexplained, reclaimedFromLiveWorkers: fromLive, doublePaid: paid.doublePaid, charges: paid.charges,
+      submittedTwice: paid.submittedTwice, lostSubmits: paid.lostSubmits, lostSubmitsNotNearAKill: unexplained, reclaimedFromLiveWorkers: fromLive, doublePaid: paid.doublePaid, charges: paid.charges, simChargedTwice: chargedTwice,
       leftInLanes: rest.lanes, pending: rest.pending, elapsedMs: elapsed,
     });
     countsLine('chaos(a) kill→resume (benchmark)', {

@@ -2,19 +2,29 @@
  * Chaos (d): a provider that always fails.
  *
  * Every submit is refused with a transient error (or the provider is unreachable), from
- * start-up on. Each task is retried through the delayed set (the supervisor promotes the
- * retries) until it has failed MAX_FAILURES times; then it goes to `dead-letter` with the
- * reason and its whole attempt history, and the client gets a final `failed` answer with
- * an error code. No task is left hanging, nothing is charged.
+ * start-up on. Two behaviours, both ending in a final `failed` answer for every client,
+ * nothing left hanging and nothing charged:
+ *
+ * - Breaker out of the way (BREAKER_FAILURES huge): every attempt reaches the provider
+ *   and fails; each task is retried through the delayed set (the supervisor promotes the
+ *   retries) until it has failed MAX_FAILURES times, then goes to `dead-letter` with the
+ *   reason and its whole attempt history.
+ * - Default breaker: after a few failures the breaker opens and submits fail fast with
+ *   NO_HEALTHY_PROVIDER. Depending on the worker's policy such a task is retried (and
+ *   dead-lettered when that exhausts it) or waits in place without spending deliveries
+ *   (worker commit 19988cd); either way it is failed by its deadline at the latest.
+ *   These tasks are written with a 6 s deadline (through the same submit transition the
+ *   producer uses), because the producer's deadlines are 90–300 s.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
 import { startRedis } from '@solvestream/testkit';
-import { keyspace } from '@solvestream/contracts';
+import { randomBytes } from 'node:crypto';
+import { keyspace, Transitions, type TaskParams, type TaskType } from '@solvestream/contracts';
 import {
   auditResults, awaitAll, countEvents, countsLine, isAlive, markedTask, readDeadLetter, readEvents, runId,
-  simStats, startSystem, submitPaced, waitDrained,
+  simStats, startSystem, submitPaced, waitDrained, type System,
 } from '../src';
 
 const MAX_FAILURES = 3;
@@ -30,6 +40,7 @@ async function providerDown(label: string, faults: Record<string, unknown>, reas
   const system = await startSystem({
     redisUrl: redis.url, workers: 2, supervisors: 1, leaseMs: 2000, supervisorIntervalMs: 200, maxFailures: MAX_FAILURES,
     simEnv: { SIM_FAULTS: JSON.stringify(faults) },
+    workerEnv: { BREAKER_FAILURES: '10000' },
   }).catch(async (err: unknown) => { await redis.stop(); throw err; });
   const c = new Redis(redis.url);
   try {
@@ -88,10 +99,54 @@ async function providerDown(label: string, faults: Record<string, unknown>, reas
   }
 }
 
-// The worker's breaker may open after a few refusals; later attempts then fail fast with
-// NO_HEALTHY_PROVIDER, which names the cause just as well.
 test('every submit refused with a transient error: dead-letter with history, clients see failed', () =>
-  providerDown('errors rate 1', { errors: { rate: 1, on: 'submit', codes: ['ERROR_SERVER_ERROR'] } }, /ERROR_SERVER_ERROR|NO_HEALTHY_PROVIDER/, /ERROR_SERVER_ERROR/));
+  providerDown('errors rate 1', { errors: { rate: 1, on: 'submit', codes: ['ERROR_SERVER_ERROR'] } }, /ERROR_SERVER_ERROR/, /ERROR_SERVER_ERROR/));
 
 test('provider unreachable (connections refused): dead-letter with history, clients see failed', () =>
-  providerDown('outage', { outage: { mode: 'refuse', on: 'submit' } }, /NETWORK|NO_HEALTHY_PROVIDER/, /NETWORK/));
+  providerDown('outage', { outage: { mode: 'refuse', on: 'submit' } }, /NETWORK/, /NETWORK/));
+
+test('provider unreachable, default breaker: every task failed by its deadline at the latest; clients see failed', async () => {
+  const redis = await startRedis({ aof: true });
+  let system: System | undefined;
+  const c = new Redis(redis.url);
+  try {
+    system = await startSystem({
+      redisUrl: redis.url, workers: 2, supervisors: 1, leaseMs: 2000, supervisorIntervalMs: 200, maxFailures: MAX_FAILURES,
+      simEnv: { SIM_FAULTS: JSON.stringify({ outage: { mode: 'refuse', on: 'submit' } }) },
+    });
+    const ks = keyspace();
+    const transitions = new Transitions(c, ks);
+    const run = runId();
+    const N = 40;
+    const now = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < N; i++) {
+      const t = markedTask(run, i);
+      const taskId = randomBytes(16).toString('base64url').slice(0, 21);
+      await transitions.submit({
+        entry: { taskId, type: t.type as TaskType, params: t.params as TaskParams, tenant: 'default', priority: 'normal', attempt: 1, submittedAt: now, deadline: now + 6000, trace: {} },
+        now,
+      });
+      ids.push(taskId);
+    }
+    const states = await awaitAll(system.apiUrl, ids, 120_000);
+    const rest = await waitDrained(c, ks);
+    const results = await auditResults(c, ks);
+    const events = await readEvents(c, ks);
+    const dead = await readDeadLetter(c, ks);
+    countsLine('chaos(d) outage, default breaker', {
+      accepted: N, answered: states.length, failed: states.filter((s) => s.status === 'failed').length,
+      clientCodes: [...new Set(states.map((s) => s.error?.code))].join(','), results: results.entries, duplicateResults: results.duplicates,
+      retried: countEvents(events, 'retried'), deadLettered: dead.length, leftInLanes: rest.lanes, pending: rest.pending, delayed: rest.delayed,
+    });
+    assert.ok(states.every((s) => s.status === 'failed' && typeof s.error?.code === 'string'), 'every client sees failed, with a code');
+    assert.ok(ids.every((id) => results.perTask.get(id)?.length === 1), 'exactly one result per task');
+    assert.equal(results.entries, N);
+    assert.deepEqual(rest, { lanes: 0, pending: 0, delayed: 0 }, 'no task left queued, pending or delayed');
+    for (const p of system.all()) assert.ok(isAlive(p), `${p.name} still running`);
+  } finally {
+    c.disconnect();
+    await system?.stop();
+    await redis.stop();
+  }
+});
