@@ -25,7 +25,7 @@ import {
   ATTR_POLL_COUNT, ATTR_PROVIDER, ATTR_PROVIDER_TASK_ID, ATTR_TASK_ATTEMPT, ATTR_TASK_ID, ATTR_TASK_TYPE,
   endWithError, injectTrace, startPhaseSpan, startSendSpan, withSpan,
 } from '@solvestream/telemetry';
-import { NO_HEALTHY_PROVIDER, type ProviderRouter } from './provider/router';
+import type { ProviderRouter } from './provider/router';
 
 export interface Provider {
   client: ProviderClient;
@@ -164,14 +164,6 @@ export async function solveTask(
         if (!(err instanceof ProviderError)) throw err;
         if (err.errorClass === 'permanent') {
           return finish({ errorCode: err.code, errorMessage: err.message, provider: err.provider });
-        }
-        if (err.code === NO_HEALTHY_PROVIDER) {
-          // Nothing was sent (every breaker open or balance low): wait here, lease renewed,
-          // rather than spend one of the task's deliveries; the loop ends at the deadline.
-          const wait = Math.min(Math.max(50, Math.min(d.router.nextChanceInMs() ?? Infinity, backoffMs('capacity', attempt))), entry.deadline - d.clock());
-          log.debug({ waitMs: wait }, 'no provider takes new tasks now; waiting');
-          if (!(await d.sleep(Math.max(0, wait)))) return 'abandoned';
-          continue;
         }
         return retryLater(err);
       }

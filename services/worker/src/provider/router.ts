@@ -9,9 +9,9 @@
  * submitted anywhere else. A permanent error (bad sitekey, image too big) ends the task
  * at once: no other provider would take it either. When all eligible providers refused,
  * `submit` rejects with the last refusal and the caller retries the task later with
- * backoff. When no provider is eligible at all, nothing is sent: `submit` rejects with
- * `NO_HEALTHY_PROVIDER` and the caller waits (`nextChanceInMs`) and asks again, until
- * the task's deadline, without spending one of the task's deliveries.
+ * backoff. When no provider is eligible at all, nothing is sent and `submit` rejects
+ * with `NO_HEALTHY_PROVIDER` (capacity class); `nextChanceInMs` tells when the earliest
+ * open breaker lets a trial through.
  *
  * Health: every submit outcome feeds that provider's breaker (failures: transport errors
  * and retry/capacity/failover/auth answers; successes: accepted submits; permanent
