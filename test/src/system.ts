@@ -110,7 +110,6 @@ export async function startSystem(o: SystemOptions): Promise<System> {
       entry: serviceEntry('supervisor'),
       env: {
         REDIS_URL: o.redisUrl, KEY_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info',
-        SUPERVISOR_ID: name,
         ...shared,
         ...maybe('SUPERVISOR_INTERVAL_MS', o.supervisorIntervalMs),
         ...o.supervisorEnv,
