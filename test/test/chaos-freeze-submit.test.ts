@@ -35,17 +35,15 @@ after(async () => {
 });
 
 /**
- * Known gap, kept visible (a `todo`: it reports, it does not fail the suite). A worker
- * checks its lease before paying for a submit, but the submit may then wait in the
- * provider HTTP layer's queue (at most 64 requests in flight per provider). Frozen in
- * that wait past its lease, the task is reclaimed, resubmitted and checkpointed
- * elsewhere — and on waking the queued request is still sent: the provider charges a
- * second solve for a task whose id was already checkpointed. Observed with six 2.6 s
- * freezes during a burst of 1,500 tasks: doublePaid 13, 1, 0, 0 in four runs. The fix belongs in the provider layer:
- * re-check the lease when the request leaves the queue (or when the wall clock jumped
- * since the check), not only before it enters it.
+ * A worker checks its lease before paying for a submit, but the submit may then wait in
+ * the provider HTTP layer's queue (at most 64 requests in flight per provider). Frozen
+ * in that wait past its lease, the task is reclaimed, resubmitted and checkpointed
+ * elsewhere. Before the send guard (services/worker/src/send-guard.ts) the queued
+ * request still went out on waking and was charged a second time: doublePaid 13, 1, 0,
+ * 0 in four runs of six 2.6 s freezes during a 1,500-task burst. The guard re-checks the
+ * lease when the request leaves the queue.
  */
-test('a worker frozen while its submits wait for a connection pays for no known solve', { todo: 'lease re-check when a queued submit is sent' }, async () => {
+test('a worker frozen while its submits wait for a connection pays for no known solve', async () => {
   const N = 1500;
   const run = runId();
   const c = new Redis(redis.url);

@@ -21,6 +21,7 @@ import { ProviderError, type ProviderErrorClass } from './provider/errors';
 import type { ProviderClient } from './provider/client';
 import type { Poller } from './provider/poller';
 import { needsSingleGet } from './provider/protocol-v1';
+import { LeaseLostError, withSendGuard } from './send-guard';
 import {
   ATTR_POLL_COUNT, ATTR_PROVIDER, ATTR_PROVIDER_TASK_ID, ATTR_TASK_ATTEMPT, ATTR_TASK_ID, ATTR_TASK_TYPE,
   endWithError, injectTrace, startPhaseSpan, startSendSpan, withSpan,
@@ -152,7 +153,8 @@ export async function solveTask(
       if (!(await lease.confirm())) return 'lost';
       const span = startPhaseSpan('submit', { [ATTR_TASK_ID]: entry.taskId, [ATTR_TASK_TYPE]: entry.type, [ATTR_TASK_ATTEMPT]: entry.attempt });
       try {
-        const accepted = await d.router.submit(spec);
+        // Re-checked when the request actually leaves the HTTP queue (send-guard.ts).
+        const accepted = await withSendGuard(() => lease.confirm(), () => d.router.submit(spec));
         provider = accepted.provider;
         providerTaskId = accepted.providerTaskId;
         firstPollAt = d.clock() + d.firstPollDelayMs(entry.type);
@@ -160,7 +162,8 @@ export async function solveTask(
         span.end();
         break;
       } catch (err) {
-        endWithError(span, err instanceof ProviderError ? err.code : 'INTERNAL', err instanceof Error ? err.message : undefined);
+        endWithError(span, err instanceof ProviderError ? err.code : err instanceof LeaseLostError ? 'LEASE_LOST' : 'INTERNAL', err instanceof Error ? err.message : undefined);
+        if (err instanceof LeaseLostError) return 'lost';
         if (!(err instanceof ProviderError)) throw err;
         if (err.errorClass === 'permanent') {
           return finish({ errorCode: err.code, errorMessage: err.message, provider: err.provider });

@@ -19,6 +19,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { scrubSecrets } from '@solvestream/core';
 import { ProviderError, classifyCode } from './errors';
+import { checkSendGuard } from '../send-guard';
 
 export interface HttpOptions {
   name: string;
@@ -68,6 +69,12 @@ export class ProviderHttp {
   async post(path: string, body: Body): Promise<string> {
     await this.acquire();
     let answer: { status: number; text: string };
+    try {
+      await checkSendGuard(); // the task may have been reclaimed while this waited
+    } catch (err) {
+      this.release();
+      throw err;
+    }
     try {
       answer = await this.send(path, body);
     } catch (err) {
