@@ -32,9 +32,9 @@ async function main(): Promise<void> {
   const blockingRedis = createRedis({ url: e.REDIS_URL, name: `${consumer}:read`, role: 'blocking', blockingTimeoutMs: e.BLOCK_MS + 5000, onError });
   const provider = primaryProvider(e);
   const fallbacks = fallbackProviders(e);
-  const built: { worker?: Worker } = {};
+  const built: { worker?: Worker; router?: { health(): { name: string; eligible: boolean; breaker: { state: string } }[] } } = {};
   const keys = keyspace({ prefix: e.KEY_PREFIX, partition: e.PARTITION });
-  const metrics = createWorkerMetrics({ instance: consumer, redis, keys, worker: () => built.worker });
+  const metrics = createWorkerMetrics({ instance: consumer, redis, keys, worker: () => built.worker, providers: () => built.router?.health() ?? [] });
   const { worker, router } = buildWorker({
     metrics, traceParentMode: e.TRACE_PARENT_MODE,
     redis, blockingRedis, logger, consumer, provider, fallbacks, routing: routingOptions(e),
@@ -44,11 +44,12 @@ async function main(): Promise<void> {
     resultTtlSeconds: e.RESULT_TTL_SECONDS, eventsMaxLen: e.EVENTS_MAXLEN, resultsMaxLen: e.RESULTS_MAXLEN,
   });
   built.worker = worker;
+  built.router = router;
   const ops = await startOpsServer({
     port: e.OPS_PORT, host: e.OPS_HOST, registry: metrics.registry,
     live: () => {
       const age = Date.now() - worker.lastLoopAt;
-      return { ok: worker.stats.state !== 'running' || age < e.BLOCK_MS * 3 + 10_000, detail: { service: 'worker', consumer, stats: worker.stats, loopAgeMs: age } };
+      return { ok: worker.stats.state !== 'running' || age < e.BLOCK_MS * 3 + 10_000, detail: { service: 'worker', consumer, stats: worker.stats, loopAgeMs: age, providers: router.health() } };
     },
     ready: async () => {
       if (worker.stats.state !== 'running') throw new Error(`worker is ${worker.stats.state}`);

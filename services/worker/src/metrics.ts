@@ -15,7 +15,12 @@ export interface WorkerMetrics {
   poison(): void;
 }
 
-export function createWorkerMetrics(o: { instance: string; redis: Redis; keys: Keyspace; worker: () => Worker | undefined }): WorkerMetrics {
+/** What the metrics need to know about the providers (the router's `health()`). */
+export type ProviderHealthSource = () => { name: string; eligible: boolean; breaker: { state: string } }[];
+
+const BREAKER_STATES = ['closed', 'half-open', 'open'];
+
+export function createWorkerMetrics(o: { instance: string; redis: Redis; keys: Keyspace; worker: () => Worker | undefined; providers?: ProviderHealthSource }): WorkerMetrics {
   const registry = createRegistry('worker', o.instance);
   registerStreamMetrics(registry, o.redis, o.keys);
   const completed = new Counter({
@@ -31,6 +36,18 @@ export function createWorkerMetrics(o: { instance: string; redis: Redis; keys: K
   new Gauge({
     name: 'solvestream_worker_inflight_tasks', help: 'Tasks being solved by this process', registers: [registry],
     collect() { this.set(o.worker()?.stats.inFlight ?? 0); },
+  });
+  new Gauge({
+    name: 'solvestream_provider_breaker_state', help: 'Circuit breaker per provider: 1 for the current state', labelNames: ['provider', 'state'], registers: [registry],
+    collect() {
+      for (const p of o.providers?.() ?? []) for (const st of BREAKER_STATES) this.set({ provider: p.name, state: st }, p.breaker.state === st ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'solvestream_provider_eligible', help: 'Whether new tasks may go to the provider (breaker not open, balance not low)', labelNames: ['provider'], registers: [registry],
+    collect() {
+      for (const p of o.providers?.() ?? []) this.set({ provider: p.name }, p.eligible ? 1 : 0);
+    },
   });
   return {
     registry,

@@ -75,6 +75,9 @@ export interface WorkerOptions {
 
 type State = 'running' | 'draining' | 'stopped';
 
+/** Most entries taken in one read. */
+const READ_BATCH = 500;
+
 /** Guaranteed share of free slots per lane, critical → low (see `read`). */
 const LANE_SHARES = [0.5, 0.25, 0.15, 0.1];
 
@@ -199,7 +202,9 @@ export class Worker {
           await new Promise<void>((r) => (this.slotFreed = r));
           continue;
         }
-        const entries = await this.read(this.free);
+        // Bounded batches: a worker with thousands of free slots fills them over several
+        // reads instead of decoding and claiming 10,000 entries in one burst (memory peak).
+        const entries = await this.read(Math.min(this.free, READ_BATCH));
         failures = 0;
         await this.accept(entries);
       } catch (err) {
