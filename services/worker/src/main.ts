@@ -9,6 +9,7 @@ import { buildWorker } from './app';
 import { keyspace, WORKERS_GROUP } from '@solvestream/contracts';
 import { startOpsServer, telemetryHandle } from '@solvestream/telemetry';
 import { createWorkerMetrics } from './metrics';
+import { ReportForwarder } from './reports';
 import type { Worker } from './worker';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -61,11 +62,15 @@ async function main(): Promise<void> {
       }
     },
   });
+  const reportsRedis = createRedis({ url: e.REDIS_URL, name: `${consumer}:reports`, role: 'blocking', blockingTimeoutMs: e.BLOCK_MS + 5000, onError });
+  const reports = new ReportForwarder({ redis, blockingRedis: reportsRedis, keys, router, logger: logger.child({ component: 'reports' }), consumer, blockMs: e.BLOCK_MS });
   onShutdownSignal({
     logger,
     forceAfterMs: e.DRAIN_GRACE_MS + 15_000,
     exitWithParent: process.env.SS_EXIT_WITH_PARENT === '1',
     shutdown: async () => {
+      reportsRedis.disconnect();
+      await reports.close();
       await worker.close(e.DRAIN_GRACE_MS);
       router.close();
       logger.info({ stats: worker.stats }, 'worker drained');
@@ -76,6 +81,7 @@ async function main(): Promise<void> {
     },
   });
   await worker.start();
+  reports.start();
   router.start();
   logger.info({ provider: provider.name, fallbacks: fallbacks.map((f) => f.name), concurrency: e.WORKER_CONCURRENCY, ops: ops.url }, 'worker ready');
 }
