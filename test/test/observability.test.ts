@@ -77,7 +77,7 @@ test('one task, one trace: HTTP submit → send → process → submit and poll 
   assert.equal(attr(processSpan.span, 'messaging.consumer.group.name'), 'workers');
 });
 
-test('metrics are scraped and parsed from the worker and the supervisor', async () => {
+test('metrics are scraped and parsed from the producer, the worker and the supervisor', async () => {
   const id = await submit(system.apiUrl, { type: 'image', params: { body: Buffer.alloc(300, 7).toString('base64') } });
   assert.equal((await awaitTask(system.apiUrl, id, 30_000)).status, 'solved');
   const line = await system.workers[0]!.waitForLine('worker ready');
@@ -88,6 +88,9 @@ test('metrics are scraped and parsed from the worker and the supervisor', async 
   assert.ok(solved.reduce((a, [, v]) => a + v, 0) >= 1, 'the solved delivery was counted');
   assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_task_duration_seconds_bucket{')));
   assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_stream_group_lag{lane="normal"')));
+  const p = parse(await (await fetch(`${system.apiUrl}/metrics`)).text());
+  const created = [...p.entries()].filter(([k]) => k.startsWith('solvestream_tasks_submitted_total{') && k.includes('outcome="created"'));
+  assert.ok(created.reduce((a, [, v]) => a + v, 0) >= 1, 'the producer counted the submit');
   const s = parse(await (await fetch(`${system.supervisorUrls[0]}/metrics`)).text());
   assert.ok([...s.keys()].some((k) => k.startsWith('solvestream_supervisor_reclaimed_total')));
 });

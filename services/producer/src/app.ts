@@ -11,6 +11,7 @@
  *   2. the server stops accepting connections and waits for in-flight requests.
  * Closing the Redis connection(s) is the caller's job, after `close()` resolves.
  */
+import { Counter, type Registry } from '@solvestream/telemetry';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Admission, type Keyspace, type Transitions } from '@solvestream/contracts';
@@ -59,6 +60,8 @@ export interface AppDeps {
   reportWindowMs?: number;
   /** Accept callbackUrl hosts on loopback/private IP literals. Default false. */
   allowPrivateCallbacks?: boolean;
+  /** Prometheus registry: when given, submits are counted and `/metrics` serves it. */
+  registry?: Registry;
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -100,7 +103,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const tenants = deps.tenants ?? new TenantDirectory({ redis, keys, defaults: { ratePerSecond: 0, burst: 0, maxOpen: 0 } });
   const admission = deps.admission ?? new Admission(redis, keys);
   const expireGraceMs = deps.expireGraceMs ?? 30_000;
-  const submitter = new SubmitService({ redis, keys, transitions, admission, clock, maxQueueDepth: deps.maxQueueDepth ?? 100_000, expireGraceMs });
+  const submitted = deps.registry && new Counter({
+    name: 'solvestream_tasks_submitted_total', help: 'Submits by type, API (rest, v1, json-api) and outcome (created, existing, or the refusal reason)',
+    labelNames: ['type', 'source', 'outcome'], registers: [deps.registry],
+  });
+  const submitter = new SubmitService({
+    redis, keys, transitions, admission, clock, maxQueueDepth: deps.maxQueueDepth ?? 100_000, expireGraceMs,
+    onOutcome: (c, o) => submitted?.inc({ type: c.spec.type, source: c.source, outcome: o.kind === 'refused' ? o.reason : o.kind }),
+  });
+  if (deps.registry) {
+    const registry = deps.registry;
+    app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  }
   const reader = new TaskReader({ redis, keys, transitions, clock, graceMs: expireGraceMs });
   const bodyLimitBytes = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
 

@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Admission, keyspace, Transitions } from '@solvestream/contracts';
-import { telemetryHandle } from '@solvestream/telemetry';
+import { createRegistry, registerStreamMetrics, telemetryHandle } from '@solvestream/telemetry';
 import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal, parseEnv, type Logger } from '@solvestream/core';
 import { buildApp } from './app';
 import { PRODUCER_ENV } from './config';
@@ -117,7 +117,10 @@ async function main(): Promise<void> {
     staticTenants: [...(staticTenants?.settings.keys() ?? [])],
   }).start();
 
+  const registry = createRegistry('producer', instance);
+  registerStreamMetrics(registry, redis, keys);
   const app = buildApp({
+    registry,
     redis,
     transitions,
     keys,

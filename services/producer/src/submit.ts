@@ -40,6 +40,8 @@ export interface SubmitDeps {
   maxQueueDepth: number;
   /** A task counts as open until deadline + this, ms. */
   expireGraceMs: number;
+  /** Called with every outcome (created, existing, refused), e.g. to count submits. */
+  onOutcome?: (command: SubmitCommand, outcome: SubmitOutcome) => void;
 }
 
 export type Source = 'rest' | 'v1' | 'json-api';
@@ -80,7 +82,14 @@ const RETRY_AFTER_MS: Record<Exclude<RefusalReason, 'rate-limited'>, number> = {
 export class SubmitService {
   constructor(private readonly d: SubmitDeps) {}
 
+  /** Submits one task; every outcome is also reported to `onOutcome` (metrics). */
   async submit(c: SubmitCommand): Promise<SubmitOutcome> {
+    const outcome = await this.submitOnce(c);
+    this.d.onOutcome?.(c, outcome);
+    return outcome;
+  }
+
+  private async submitOnce(c: SubmitCommand): Promise<SubmitOutcome> {
     const { d } = this;
     const hash = c.idempotencyKey === undefined ? undefined : requestHash(c);
     if (c.idempotencyKey !== undefined) {
