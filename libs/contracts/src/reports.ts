@@ -14,9 +14,9 @@
  *   providerTaskId  the provider's task id ('' when unknown)
  *   at              epoch ms of the report
  *
- * Consumer contract (worker side, not implemented yet): a consumer group (e.g.
- * `reporters`) reads the stream, calls `router.report(provider, providerTaskId, type,
- * verdict)` and XACKs; a provider refusal (duplicate, too late) is final, a network
+ * Consumer contract (services/worker/src/reports.ts): the consumer group `reporters`
+ * reads the stream, calls `router.report(provider, providerTaskId, type, verdict)` and
+ * XACKs; a provider refusal (duplicate, too late) is final, a network
  * error is retried later. Entries with an empty provider are acked at once.
  */
 import { ENTRY_VERSION, fieldsToObject, objectToFields, type Decoded } from './codec';
