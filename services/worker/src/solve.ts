@@ -146,31 +146,27 @@ export async function solveTask(
   }
 
   if (!providerTaskId) {
-    for (let attempt = 0; ; attempt++) {
-      if (d.isStopping()) return 'abandoned';
-      if (d.clock() >= entry.deadline) return deadlineFailure();
-      // A submit costs money: make sure the entry is still ours (not reclaimed while we were frozen).
-      if (!(await lease.confirm())) return 'lost';
-      const span = startPhaseSpan('submit', { [ATTR_TASK_ID]: entry.taskId, [ATTR_TASK_TYPE]: entry.type, [ATTR_TASK_ATTEMPT]: entry.attempt });
-      try {
-        // Re-checked when the request actually leaves the HTTP queue (send-guard.ts).
-        const accepted = await withSendGuard(() => lease.confirm(), () => d.router.submit(spec));
-        provider = accepted.provider;
-        providerTaskId = accepted.providerTaskId;
-        firstPollAt = d.clock() + d.firstPollDelayMs(entry.type);
-        span.setAttributes({ [ATTR_PROVIDER]: provider.client.name, [ATTR_PROVIDER_TASK_ID]: providerTaskId });
-        span.end();
-        break;
-      } catch (err) {
-        endWithError(span, err instanceof ProviderError ? err.code : err instanceof LeaseLostError ? 'LEASE_LOST' : 'INTERNAL', err instanceof Error ? err.message : undefined);
-        if (err instanceof LeaseLostError) return 'lost';
-        if (!(err instanceof ProviderError)) throw err;
-        if (err.errorClass === 'permanent') {
-          return finish({ errorCode: err.code, errorMessage: err.message, provider: err.provider });
-        }
-        return retryLater(err);
-      }
+    if (d.isStopping()) return 'abandoned';
+    if (d.clock() >= entry.deadline) return deadlineFailure();
+    // A submit costs money: make sure the entry is still ours (not reclaimed while we were frozen).
+    if (!(await lease.confirm())) return 'lost';
+    const span = startPhaseSpan('submit', { [ATTR_TASK_ID]: entry.taskId, [ATTR_TASK_TYPE]: entry.type, [ATTR_TASK_ATTEMPT]: entry.attempt });
+    let accepted: Awaited<ReturnType<typeof d.router.submit>>;
+    try {
+      // Re-checked when the request actually leaves the HTTP queue (send-guard.ts).
+      accepted = await withSendGuard(() => lease.confirm(), () => d.router.submit(spec));
+    } catch (err) {
+      endWithError(span, err instanceof ProviderError ? err.code : err instanceof LeaseLostError ? 'LEASE_LOST' : 'INTERNAL', err instanceof Error ? err.message : undefined);
+      if (err instanceof LeaseLostError) return 'lost';
+      if (!(err instanceof ProviderError)) throw err;
+      if (err.errorClass === 'permanent') return finish({ errorCode: err.code, errorMessage: err.message, provider: err.provider });
+      return retryLater(err);
     }
+    provider = accepted.provider;
+    providerTaskId = accepted.providerTaskId;
+    firstPollAt = d.clock() + d.firstPollDelayMs(entry.type);
+    span.setAttributes({ [ATTR_PROVIDER]: provider.client.name, [ATTR_PROVIDER_TASK_ID]: providerTaskId });
+    span.end();
     const recorded = await d.transitions.checkpoint({
       taskId: entry.taskId, provider: provider.client.name, providerTaskId, attempt: entry.attempt,
       consumer: d.consumer, now: d.clock(),
