@@ -44,8 +44,6 @@ export interface SolveDeps {
   consumer: string;
   /** Delay from provider submit to the first poll, per type, ms. */
   firstPollDelayMs: (type: TaskSpec['type']) => number;
-  /** Resolves after `ms`, or early (false) when the worker is stopping. */
-  sleep: (ms: number) => Promise<boolean>;
   isStopping: () => boolean;
   /** Failures (reclaims + retries) after which a task is dead-lettered. */
   maxFailures: number;

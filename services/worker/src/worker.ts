@@ -70,7 +70,7 @@ export interface WorkerOptions {
   metrics?: WorkerMetrics;
   /** Process spans: link to the creation context (default) or use it as parent. */
   traceParentMode?: ParentMode;
-  solve: Omit<SolveDeps, 'transitions' | 'logger' | 'consumer' | 'sleep' | 'isStopping' | 'maxFailures'>;
+  solve: Omit<SolveDeps, 'transitions' | 'logger' | 'consumer' | 'isStopping' | 'maxFailures'>;
 }
 
 type State = 'running' | 'draining' | 'stopped';
@@ -331,7 +331,6 @@ export class Worker {
       transitions: this.o.transitions,
       logger: this.o.logger,
       consumer: this.o.consumer,
-      sleep: this.sleep,
       isStopping: () => this.state !== 'running',
       maxFailures: this.o.maxFailures ?? 5,
     };
