@@ -88,6 +88,7 @@ test('metrics are scraped and parsed from the producer, the worker and the super
   assert.ok(solved.reduce((a, [, v]) => a + v, 0) >= 1, 'the solved delivery was counted');
   assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_task_duration_seconds_bucket{')));
   assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_stream_group_lag{lane="normal"')));
+  assert.ok([...w.entries()].some(([k, v]) => k.startsWith('solvestream_provider_request_duration_seconds_count{') && k.includes('provider="sim"') && k.includes('phase="submit"') && v >= 1), 'provider request durations by phase');
   const p = parse(await (await fetch(`${system.apiUrl}/metrics`)).text());
   const created = [...p.entries()].filter(([k]) => k.startsWith('solvestream_tasks_submitted_total{') && k.includes('outcome="created"'));
   assert.ok(created.reduce((a, [, v]) => a + v, 0) >= 1, 'the producer counted the submit');

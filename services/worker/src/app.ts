@@ -53,6 +53,7 @@ export function buildWorker(o: BuildWorkerOptions): { worker: Worker; providers:
   const clock = o.clock ?? Date.now;
   const router = buildProviders({
     providers: [o.provider, ...(o.fallbacks ?? [])], pollIntervalMs: o.pollIntervalMs, clock, logger: o.logger, ...o.routing,
+    observe: o.metrics?.providerCall,
   });
   wireAlerts(router, { redis: o.redis, keys, source: o.consumer, logger: o.logger, maxLen: o.routing?.alertsMaxLen });
   const providers = router.providers;

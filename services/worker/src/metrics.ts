@@ -4,7 +4,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { Keyspace, TaskType } from '@solvestream/contracts';
-import { Counter, createRegistry, Gauge, Histogram, registerStreamMetrics, SOLVE_BUCKETS, type Registry } from '@solvestream/telemetry';
+import { Counter, createRegistry, Gauge, Histogram, registerStreamMetrics, REQUEST_BUCKETS, SOLVE_BUCKETS, type Registry } from '@solvestream/telemetry';
+import type { ProviderCall } from './provider/client';
 import type { SolveEnd } from './solve';
 import type { Worker } from './worker';
 
@@ -13,6 +14,8 @@ export interface WorkerMetrics {
   /** Records how one delivery ended; `startedAt` is the task's submit time. */
   record(end: SolveEnd, type: TaskType, submittedAt: number, now: number): void;
   poison(): void;
+  /** Every provider request: duration by provider and phase, errors by code. */
+  providerCall(call: ProviderCall): void;
 }
 
 /** What the metrics need to know about the providers (the router's `health()`). */
@@ -49,8 +52,20 @@ export function createWorkerMetrics(o: { instance: string; redis: Redis; keys: K
       for (const p of o.providers?.() ?? []) this.set({ provider: p.name }, p.eligible ? 1 : 0);
     },
   });
+  const requestDuration = new Histogram({
+    name: 'solvestream_provider_request_duration_seconds', help: 'Provider HTTP requests by provider and phase (submit, poll, balance, report)',
+    labelNames: ['provider', 'phase'], buckets: REQUEST_BUCKETS, registers: [registry],
+  });
+  const providerErrors = new Counter({
+    name: 'solvestream_provider_errors_total', help: 'Provider error answers and transport failures by provider, phase and code',
+    labelNames: ['provider', 'phase', 'code'], registers: [registry],
+  });
   return {
     registry,
+    providerCall(call) {
+      if (call.seconds !== undefined) requestDuration.observe({ provider: call.provider, phase: call.phase }, call.seconds);
+      if (call.code !== 'OK' && call.code !== 'CAPCHA_NOT_READY') providerErrors.inc({ provider: call.provider, phase: call.phase, code: call.code });
+    },
     record(end, type, submittedAt, now) {
       completed.inc({ type, end });
       if (end === 'solved' || end === 'failed') duration.observe({ type, outcome: end }, Math.max(0, now - submittedAt) / 1000);

@@ -170,3 +170,14 @@ test('requests past maxConcurrentRequests wait their turn instead of opening mor
   assert.ok(Date.now() - t0 >= 4 * 150, 'four slow submits through one slot ran one after another');
   assert.equal(one.calls.submit, 4);
 });
+
+test('every request is told to the observer: phase, duration, and OK or the error code', async () => {
+  const calls: { phase: string; code: string; seconds?: number }[] = [];
+  const observed = new ProviderClient({ name: 'sim', baseUrl: sim.url, key: KEY, observe: (c) => calls.push(c) });
+  const id = await observed.submit(specs[4]!);
+  await observed.getOne(id, 'image');
+  await sim.faults({ errors: { codes: ['ERROR_NO_SLOT_AVAILABLE'], on: 'submit' } });
+  await observed.submit(specs[4]!).catch(() => undefined);
+  assert.deepEqual(calls.map((c) => [c.phase, c.code === 'OK' || c.code === 'CAPCHA_NOT_READY' ? 'OK' : c.code]), [['submit', 'OK'], ['poll', 'OK'], ['submit', 'ERROR_NO_SLOT_AVAILABLE']]);
+  assert.ok(calls.every((c) => typeof c.seconds === 'number' && c.seconds >= 0));
+});

@@ -18,7 +18,18 @@ import type { PollSlot, ProviderProtocol, ReportVerdict, Wire } from './types';
 
 export type { PollSlot, ProviderProtocol, ReportVerdict } from './types';
 
+/** One provider request as metrics see it: phase, duration, and `OK` or the error code. */
+export interface ProviderCall {
+  provider: string;
+  phase: 'submit' | 'poll' | 'balance' | 'report';
+  /** Request duration; absent for per-id error codes inside a multi-get answer. */
+  seconds?: number;
+  code: string;
+}
+
 export interface ProviderConfig {
+  /** Told about every request (metrics). A throwing observer is ignored. */
+  observe?: (call: ProviderCall) => void;
   /** Short name used in checkpoints, logs and metrics (`captchaai`, `sim`, `2captcha`). Unique per worker. */
   name: string;
   /** Wire protocol: `v1` (`/in.php`, `/res.php`) or `json` (`/createTask`, …). Default `v1`. */
@@ -54,12 +65,14 @@ export class ProviderClient {
   readonly calls = { submit: 0, get: 0, multiGet: 0, balance: 0, report: 0 };
   private readonly http: ProviderHttp;
   private readonly wire: Wire;
+  private readonly observe: ProviderConfig['observe'];
 
   constructor(config: ProviderConfig) {
     this.name = config.name;
     this.protocol = config.protocol ?? 'v1';
     this.maxIdsPerGet = config.maxIdsPerGet ?? 100;
     this.minBalance = config.minBalance;
+    this.observe = config.observe;
     this.http = new ProviderHttp({
       name: config.name,
       baseUrl: config.baseUrl,
@@ -83,36 +96,64 @@ export class ProviderClient {
     return c.submit + c.get + c.multiGet + c.balance + c.report;
   }
 
+  /** Times `fn` and tells the observer how it ended (`OK` or the ProviderError code). */
+  private async timed<T>(phase: ProviderCall['phase'], fn: () => Promise<T>, codeOf: (v: T) => string = () => 'OK'): Promise<T> {
+    const t0 = performance.now();
+    const tell = (code: string): void => {
+      try {
+        this.observe?.({ provider: this.name, phase, seconds: (performance.now() - t0) / 1000, code });
+      } catch {
+        /* metrics never break a request */
+      }
+    };
+    try {
+      const v = await fn();
+      tell(codeOf(v));
+      return v;
+    } catch (err) {
+      tell(err instanceof ProviderError ? err.code : 'INTERNAL');
+      throw err;
+    }
+  }
+
   /** Submits a task and returns the provider's task id. */
   submit(spec: TaskSpec): Promise<string> {
     this.calls.submit++;
-    return this.wire.submit(spec);
+    return this.timed('submit', () => this.wire.submit(spec));
   }
 
   /** Polls one task, keeping the answer's extra fields (user agent, respKey). Never rejects with a ProviderError. */
   async getOne(id: string, type: TaskType): Promise<PollSlot> {
     this.calls.get++;
-    try {
-      return await this.wire.getOne(id, type);
-    } catch (err) {
-      if (err instanceof ProviderError) return { state: 'error', error: err };
-      throw err;
-    }
+    return this.timed('poll', async (): Promise<PollSlot> => {
+      try {
+        return await this.wire.getOne(id, type);
+      } catch (err) {
+        if (err instanceof ProviderError) return { state: 'error', error: err };
+        throw err;
+      }
+    }, (slot) => (slot.state === 'error' ? slot.error.code : 'OK'));
   }
 
   /**
    * Polls many tasks in one request (v1 only: check `multiGet`). A transport failure
-   * throws; a per-id error code is returned in its slot.
+   * throws; a per-id error code is returned in its slot (and told to the observer).
    */
-  getMany(ids: readonly string[], types: ReadonlyMap<string, TaskType>): Promise<Map<string, PollSlot>> {
+  async getMany(ids: readonly string[], types: ReadonlyMap<string, TaskType>): Promise<Map<string, PollSlot>> {
     this.calls.multiGet++;
-    return this.wire.getMany(ids, types);
+    const slots = await this.timed('poll', () => this.wire.getMany(ids, types));
+    for (const slot of slots.values()) {
+      if (slot.state === 'error') {
+        try { this.observe?.({ provider: this.name, phase: 'poll', code: slot.error.code }); } catch { /* ignored */ }
+      }
+    }
+    return slots;
   }
 
   /** Account balance (`getbalance` / `getBalance`). */
   balance(): Promise<number> {
     this.calls.balance++;
-    return this.wire.balance();
+    return this.timed('balance', () => this.wire.balance());
   }
 
   /**
@@ -121,6 +162,6 @@ export class ProviderClient {
    */
   report(providerTaskId: string, type: TaskType, verdict: ReportVerdict): Promise<void> {
     this.calls.report++;
-    return this.wire.report(providerTaskId, type, verdict);
+    return this.timed('report', () => this.wire.report(providerTaskId, type, verdict));
   }
 }

@@ -28,12 +28,14 @@ export interface BuildProvidersOptions extends RoutingOptions {
   pollIntervalMs?: number;
   clock: () => number;
   logger: Logger;
+  /** Told about every provider request (metrics). */
+  observe?: ProviderConfig['observe'];
 }
 
 export function buildProviders(o: BuildProvidersOptions): ProviderRouter {
   return new ProviderRouter({
     providers: o.providers.map((config) => {
-      const client = new ProviderClient(config);
+      const client = new ProviderClient(o.observe ? { ...config, observe: o.observe } : config);
       const poller = new Poller(client, {
         intervalMs: o.pollIntervalMs, maxConcurrentRequests: o.pollConcurrency, clock: o.clock,
         logger: o.logger.child({ provider: client.name }),
