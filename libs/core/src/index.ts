@@ -7,3 +7,4 @@ export * from './config';
 export * from './logger';
 export * from './redis';
 export * from './lifecycle';
+export * from './cli';

@@ -14,16 +14,14 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { appendAlert, keyspace } from '@solvestream/contracts';
-import { ConfigError, createLogger, createRedis, env, parseEnv } from '@solvestream/core';
+import { createLogger, createRedis, env, PARTITION_ENV, parseCliEnv } from '@solvestream/core';
 import { ArchiveWriter } from './archive';
 import { restore, RestoreRefusedError } from './restore';
 import { DrService } from './service';
 import { archiveStatus, verifyArchive } from './status';
 
 const CLI_ENV = {
-  REDIS_URL: env.url({ doc: 'Redis URL', default: 'redis://127.0.0.1:6379', protocols: ['redis:', 'rediss:'], secret: true }),
-  KEY_PREFIX: env.string({ doc: 'Key prefix', default: 'ss' }),
-  PARTITION: env.string({ doc: 'Partition', default: 'p0' }),
+  ...PARTITION_ENV,
   ARCHIVE_DIR: env.string({ doc: 'Archive directory', default: './archive' }),
   RESULT_TTL_SECONDS: env.int({ doc: 'Projection TTL after an outcome, s', default: 86_400, min: 0 }),
 };
@@ -43,13 +41,8 @@ export async function run(argv: string[], out: (s: string) => void, source: Reco
     out(`${command ? `unknown command ${JSON.stringify(command)}` : 'missing command'}\n${USAGE}`);
     return 2;
   }
-  let e;
-  try {
-    e = parseEnv(CLI_ENV, source);
-  } catch (err) {
-    out(err instanceof ConfigError ? err.message : String(err));
-    return 2;
-  }
+  const e = parseCliEnv(CLI_ENV, source, out);
+  if (!e) return 2;
   const json = (v: unknown): void => out(JSON.stringify(v, null, 2));
   if (command === 'verify') {
     try {

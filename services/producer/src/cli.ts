@@ -18,16 +18,12 @@
  */
 import { parseArgs } from 'node:util';
 import { keyspace, PRIORITIES } from '@solvestream/contracts';
-import { ConfigError, createRedis, env, parseEnv } from '@solvestream/core';
+import { createRedis, PARTITION_ENV, parseCliEnv } from '@solvestream/core';
 import {
   API_KEY_RE, fingerprint, hashKey, newApiKey, newWebhookSecret, parseSettings, TENANT_ID_RE, type TenantSettings,
 } from './tenants';
 
-const CLI_ENV = {
-  REDIS_URL: env.url({ doc: 'Redis URL', default: 'redis://127.0.0.1:6379', protocols: ['redis:', 'rediss:'], secret: true }),
-  KEY_PREFIX: env.string({ doc: 'Key prefix', default: 'ss' }),
-  PARTITION: env.string({ doc: 'Partition', default: 'p0' }),
-};
+const CLI_ENV = PARTITION_ENV;
 
 const USAGE = 'usage: ss-tenants add|key|revoke|set|remove|list|hash [tenant|key] [--rate N] [--burst N] [--max-open N] [--priority P] [--tenant T] [--rotate-webhook-secret]';
 
@@ -62,13 +58,8 @@ export async function run(argv: string[], out: (s: string) => void, source: Reco
     out(JSON.stringify({ hash: `sha256:${hashKey(arg)}` }));
     return 0;
   }
-  let e;
-  try {
-    e = parseEnv(CLI_ENV, source);
-  } catch (err) {
-    out(err instanceof ConfigError ? err.message : String(err));
-    return 2;
-  }
+  const e = parseCliEnv(CLI_ENV, source, out);
+  if (!e) return 2;
   const redis = createRedis({ url: e.REDIS_URL, name: 'ss-tenants', role: 'worker' });
   const keys = keyspace({ prefix: e.KEY_PREFIX, partition: e.PARTITION });
 

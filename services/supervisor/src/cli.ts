@@ -12,17 +12,13 @@
  */
 import { parseArgs } from 'node:util';
 import { keyspace, Transitions } from '@solvestream/contracts';
-import { createRedis, env, parseEnv, ConfigError } from '@solvestream/core';
+import { createRedis, PARTITION_ENV, parseCliEnv } from '@solvestream/core';
 import {
   getDeadLetter, listDeadLetters, NotReplayableError, purgeDeadLetters, replayDeadLetter, replayMatching,
   type DeadLetterFilter,
 } from './dead-letter';
 
-const CLI_ENV = {
-  REDIS_URL: env.url({ doc: 'Redis URL', default: 'redis://127.0.0.1:6379', protocols: ['redis:', 'rediss:'], secret: true }),
-  KEY_PREFIX: env.string({ doc: 'Key prefix', default: 'ss' }),
-  PARTITION: env.string({ doc: 'Partition', default: 'p0' }),
-};
+const CLI_ENV = PARTITION_ENV;
 
 const USAGE = `usage: ss-dlq list|show|replay|purge [id] [--all] [--kind K] [--task ID] [--reason TEXT] [--code C] [--since MS] [--until MS] [--limit N]`;
 
@@ -52,13 +48,8 @@ export async function run(argv: string[], out: (s: string) => void, source: Reco
   }
   const [command, id] = parsed.positionals;
   const v = parsed.values;
-  let e;
-  try {
-    e = parseEnv(CLI_ENV, source);
-  } catch (err) {
-    out(err instanceof ConfigError ? err.message : String(err));
-    return 2;
-  }
+  const e = parseCliEnv(CLI_ENV, source, out);
+  if (!e) return 2;
   const redis = createRedis({ url: e.REDIS_URL, name: 'ss-dlq', role: 'worker' });
   const keys = keyspace({ prefix: e.KEY_PREFIX, partition: e.PARTITION });
   const ctx = { redis, keys, transitions: new Transitions(redis, keys) };
