@@ -2,10 +2,10 @@
  * The client-API scripts against a real Redis: cancel, expire, report, webhook delivery
  * records, admission (mode, queue depth, tenant cap, rate) and numeric ids.
  */
-import { after, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
-import { startRedis, type RedisServer } from '@solvestream/testkit';
+import { useRedis } from '@solvestream/testkit';
 import {
   Admission,
   decodeEventEntry,
@@ -20,25 +20,20 @@ import {
   type TaskEntry,
 } from '../src';
 
-let server: RedisServer;
 let redis: Redis;
 const ks = keyspace({ prefix: 'c', partition: 'p0' });
 let tr: Transitions;
 let adm: Admission;
 
-before(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-  tr = new Transitions(redis, ks, { resultTtlSeconds: 60 });
-  adm = new Admission(redis, ks);
-});
-after(async () => {
-  await redis.quit();
-  await server.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-  await ensureWorkerGroups(redis, ks);
+useRedis({
+  setup: (client) => {
+    redis = client;
+    tr = new Transitions(redis, ks, { resultTtlSeconds: 60 });
+    adm = new Admission(redis, ks);
+  },
+  reset: async () => {
+    await ensureWorkerGroups(redis, ks);
+  },
 });
 
 const entry = (taskId: string, over: Partial<TaskEntry> = {}): TaskEntry => ({

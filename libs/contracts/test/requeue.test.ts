@@ -1,28 +1,23 @@
-import { after, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
-import { startRedis, type RedisServer } from '@solvestream/testkit';
+import { useRedis } from '@solvestream/testkit';
 import {
   decodeEventEntry, decodeResultEntry, decodeTaskEntry, ensureWorkerGroups, fieldsToObject, flattenReadReply,
   keyspace, readTask, Transitions, WORKERS_GROUP, type TaskEntry,
 } from '../src';
 
-let server: RedisServer;
 let redis: Redis;
 const ks = keyspace({ prefix: 'rq' });
 let tr: Transitions;
-before(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-  tr = new Transitions(redis, ks);
-});
-after(async () => {
-  await redis.quit();
-  await server.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-  await ensureWorkerGroups(redis, ks);
+useRedis({
+  setup: (client) => {
+    redis = client;
+    tr = new Transitions(redis, ks);
+  },
+  reset: async () => {
+    await ensureWorkerGroups(redis, ks);
+  },
 });
 
 const entry = (taskId: string): TaskEntry => ({

@@ -1,7 +1,7 @@
-import { after, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
-import { startRedis, type RedisServer } from '@solvestream/testkit';
+import { startRedis, useRedis } from '@solvestream/testkit';
 import {
   decodeEventEntry,
   decodeResultEntry,
@@ -15,23 +15,18 @@ import {
   type TaskEntry,
 } from '../src';
 
-let server: RedisServer;
 let redis: Redis;
 const ks = keyspace({ prefix: 't', partition: 'p0' });
 let tr: Transitions;
 
-before(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-  tr = new Transitions(redis, ks, { resultTtlSeconds: 60 });
-});
-after(async () => {
-  await redis.quit();
-  await server.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-  await ensureWorkerGroups(redis, ks);
+useRedis({
+  setup: (client) => {
+    redis = client;
+    tr = new Transitions(redis, ks, { resultTtlSeconds: 60 });
+  },
+  reset: async () => {
+    await ensureWorkerGroups(redis, ks);
+  },
 });
 
 const entry = (taskId: string, over: Partial<TaskEntry> = {}): TaskEntry => ({

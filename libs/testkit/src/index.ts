@@ -8,4 +8,5 @@
  */
 export { startRedis, type RedisServer, type StartRedisOptions } from './redis-server';
 export { freePort, waitFor, sleep } from './util';
+export { useRedis, type RedisFixture } from './fixture';
 export { spawnService, type ServiceProcess, type SpawnServiceOptions } from './process';

@@ -1,31 +1,26 @@
-import { after, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
-import { startRedis, type RedisServer } from '@solvestream/testkit';
+import { useRedis } from '@solvestream/testkit';
 import { createLogger } from '@solvestream/core';
 import { ensureWorkerGroups, flattenReadReply, decodeTaskEntry, keyspace, readTask, Transitions, WORKERS_GROUP, type TaskEntry } from '@solvestream/contracts';
 import { buildOpsServer } from '../src/ops-server';
 import { Supervisor } from '../src/supervisor';
 import { run } from '../src/cli';
 
-let server: RedisServer;
 let redis: Redis;
 const ks = keyspace({ prefix: 'dl' });
 let tr: Transitions;
 const logger = createLogger({ service: 't', level: 'silent' });
 
-before(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-  tr = new Transitions(redis, ks);
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-  await ensureWorkerGroups(redis, ks);
+const fixture = useRedis({
+  setup: (client) => {
+    redis = client;
+    tr = new Transitions(redis, ks);
+  },
+  reset: async () => {
+    await ensureWorkerGroups(redis, ks);
+  },
 });
 
 const entry = (taskId: string): TaskEntry => ({
@@ -105,7 +100,7 @@ test('HTTP: replay by filter; replaying twice never makes two tasks; admin token
 
 test('CLI: list, show, replay, purge; usage errors name the problem', async () => {
   const { exhausted, poison } = await seed();
-  const env = { REDIS_URL: server.url, KEY_PREFIX: 'dl', PARTITION: 'p0' };
+  const env = { REDIS_URL: fixture.server.url, KEY_PREFIX: 'dl', PARTITION: 'p0' };
   const lines: string[] = [];
   const out = (s: string) => lines.push(s);
   assert.equal(await run(['list', '--kind', 'exhausted'], out, env), 0);

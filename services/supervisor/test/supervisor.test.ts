@@ -1,7 +1,7 @@
-import { after, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
-import { sleep, startRedis, type RedisServer } from '@solvestream/testkit';
+import { sleep, useRedis } from '@solvestream/testkit';
 import { createLogger } from '@solvestream/core';
 import {
   decodeEventEntry, decodeResultEntry, decodeTaskEntry, ensureWorkerGroups, flattenReadReply, keyspace, readTask,
@@ -11,25 +11,20 @@ import { Supervisor } from '../src/supervisor';
 import { createSupervisorMetrics } from '../src/metrics';
 import { buildOpsServer } from '../src/ops-server';
 
-let server: RedisServer;
 let redis: Redis;
 const ks = keyspace({ prefix: 'sv' });
 let tr: Transitions;
 const logger = createLogger({ service: 'supervisor-test', level: 'silent' });
 const LEASE = 150;
 
-before(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-  tr = new Transitions(redis, ks);
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-  await ensureWorkerGroups(redis, ks);
+useRedis({
+  setup: (client) => {
+    redis = client;
+    tr = new Transitions(redis, ks);
+  },
+  reset: async () => {
+    await ensureWorkerGroups(redis, ks);
+  },
 });
 
 const supervisor = (consumer = 'sup-1', maxFailures = 3): Supervisor =>
