@@ -67,6 +67,8 @@ export interface Keyspace {
   // ── dr-recovery (issue 7) ─────────────────────────────────────────────────────
   /** String: the epoch marker `<archive id>/<generation>` written by dr-recovery; its absence means a wiped Redis. */
   readonly drEpoch: string;
+  /** Stream of runtime-config versions (provider keys, order, limits, mode pin), one entry per version; see runtime-config.ts. Never trimmed. */
+  readonly config: string;
 }
 
 const PREFIX_RE = /^[A-Za-z0-9_.-]{1,32}$/;
@@ -105,6 +107,7 @@ export function keyspace(options: KeyspaceOptions = {}): Keyspace {
     stats: `${base}stats`,
     webhooks: `${base}webhooks`,
     drEpoch: `${base}dr:epoch`,
+    config: `${base}config`,
   };
 }
 

@@ -7,14 +7,14 @@
 import { PRIORITIES, type Keyspace } from '@solvestream/contracts';
 
 export interface ArchivedStream {
-  /** Logical name: `tasks:<priority>`, `events`, `results`, `dead-letter`, `control`, `alerts`. */
+  /** Logical name: `tasks:<priority>`, `events`, `results`, `dead-letter`, `control`, `alerts`, `config`. */
   name: string;
   key: string;
   /** Task lanes are restored as requeued entries, not replayed verbatim (see restore.ts). */
   lane: boolean;
 }
 
-export const HISTORY_STREAMS = ['events', 'results', 'dead-letter', 'control', 'alerts'] as const;
+export const HISTORY_STREAMS = ['events', 'results', 'dead-letter', 'control', 'alerts', 'config'] as const;
 
 export function archivedStreams(keys: Keyspace): ArchivedStream[] {
   return [
@@ -24,6 +24,7 @@ export function archivedStreams(keys: Keyspace): ArchivedStream[] {
     { name: 'dead-letter', key: keys.deadLetter, lane: false },
     { name: 'control', key: keys.control, lane: false },
     { name: 'alerts', key: keys.alerts, lane: false },
+    { name: 'config', key: keys.config, lane: false },
   ];
 }
 
