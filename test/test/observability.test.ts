@@ -6,11 +6,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MockOtlpServer } from '@elastic/mockotlpserver';
-import { startRedis, waitFor, type RedisServer } from '@solvestream/testkit';
-import { awaitTask, startSystem, submit, type System } from '../src';
+import { freePort, spawnService, startRedis, waitFor, type RedisServer, type ServiceProcess } from '@solvestream/testkit';
+import { awaitTask, serviceEntry, startSystem, submit, waitHttp, type System } from '../src';
 
-type OtlpSpan = { traceId: string | Buffer; spanId: string | Buffer; parentSpanId?: string | Buffer; name: string; kind: number; attributes?: { key: string; value: Record<string, unknown> }[]; links?: unknown[] };
+type OtlpLink = { traceId: string | Buffer; spanId: string | Buffer; attributes?: { key: string; value: Record<string, unknown> }[] };
+type OtlpSpan = { traceId: string | Buffer; spanId: string | Buffer; parentSpanId?: string | Buffer; name: string; kind: number; attributes?: { key: string; value: Record<string, unknown> }[]; links?: OtlpLink[] };
 /** fetch that gives up after 3 s (a probe that hangs is a failed probe). */
 const get = (url: string): Promise<Response> => fetch(url, { signal: AbortSignal.timeout(3000) });
 const hex = (v: string | Buffer | undefined): string => (v === undefined ? '' : typeof v === 'string' ? v : Buffer.from(v).toString('hex'));
@@ -21,6 +25,9 @@ const attr = (s: OtlpSpan, key: string): unknown => {
 
 let redis: RedisServer;
 let system: System;
+let dr: ServiceProcess;
+let drUrl: string;
+let archiveDir: string;
 let otlp: MockOtlpServer;
 const spans: { service: string; span: OtlpSpan }[] = [];
 
@@ -44,8 +51,18 @@ before(async () => {
     redisUrl: redis.url, workers: 1, supervisors: 1,
     producerEnv: otel, workerEnv: { ...otel, TRACE_PARENT_MODE: 'parent' }, supervisorEnv: otel,
   });
+  archiveDir = mkdtempSync(join(tmpdir(), 'ss-obs-archive-'));
+  const drPort = await freePort();
+  drUrl = `http://127.0.0.1:${drPort}`;
+  dr = spawnService({
+    name: 'dr-recovery', entry: serviceEntry('dr-recovery'),
+    env: { REDIS_URL: redis.url, KEY_PREFIX: system.keyPrefix, ARCHIVE_DIR: archiveDir, PORT: String(drPort), HOST: '127.0.0.1', DR_MODE: 'manual', LOG_LEVEL: 'warn', ...otel },
+  });
+  await waitHttp(`${drUrl}/health/ready`, dr);
 });
 after(async () => {
+  await dr?.stop();
+  if (archiveDir) rmSync(archiveDir, { recursive: true, force: true });
   await system?.stop();
   await redis?.stop();
   await otlp?.close();
@@ -75,6 +92,17 @@ test('one task, one trace: HTTP submit → send → process → submit and poll 
   const processSpan = inTrace.find((s) => s.span.name.startsWith('process '))!;
   assert.equal(processSpan.span.kind, 5, 'CONSUMER');
   assert.equal(attr(processSpan.span, 'messaging.consumer.group.name'), 'workers');
+  // The poll requests are spans of their own (a request serves many tasks), linked to
+  // this task's poll phase, with its provider task id on the link.
+  const pollSpanId = hex(poll.span.spanId);
+  const requests = await waitFor('a poll request span linked to the poll phase', () => {
+    const r = spans.filter((s) => s.span.name === 'poll sim' && (s.span.links ?? []).some((l) => hex(l.spanId) === pollSpanId));
+    return r.length >= Number(attr(poll.span, 'solvestream.poll.count')) ? r : undefined;
+  }, { timeoutMs: 15_000 });
+  const link = requests[0]!.span.links!.find((l) => hex(l.spanId) === pollSpanId)!;
+  assert.equal(hex(link.traceId), traceId);
+  assert.equal(link.attributes?.find((a) => a.key === 'solvestream.provider.task_id')?.value.stringValue, attr(poll.span, 'solvestream.provider.task_id'));
+  assert.equal(requests[0]!.span.kind, 3, 'CLIENT');
 });
 
 test('metrics are scraped and parsed from the producer, the worker and the supervisor', async () => {
@@ -86,7 +114,7 @@ test('metrics are scraped and parsed from the producer, the worker and the super
   const w = parse(await (await fetch(`${ops}/metrics`)).text());
   const solved = [...w.entries()].filter(([k]) => k.startsWith('solvestream_worker_deliveries_total{') && k.includes('end="solved"'));
   assert.ok(solved.reduce((a, [, v]) => a + v, 0) >= 1, 'the solved delivery was counted');
-  assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_task_duration_seconds_bucket{')));
+  assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_task_duration_seconds_bucket{') && k.includes('provider="sim"') && k.includes('type="image"')), 'solve duration by type and provider');
   assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_stream_group_lag{lane="normal"')));
   assert.ok([...w.entries()].some(([k, v]) => k.startsWith('solvestream_provider_request_duration_seconds_count{') && k.includes('provider="sim"') && k.includes('phase="submit"') && v >= 1), 'provider request durations by phase');
   const p = parse(await (await fetch(`${system.apiUrl}/metrics`)).text());
@@ -94,12 +122,21 @@ test('metrics are scraped and parsed from the producer, the worker and the super
   assert.ok(created.reduce((a, [, v]) => a + v, 0) >= 1, 'the producer counted the submit');
   const s = parse(await (await fetch(`${system.supervisorUrls[0]}/metrics`)).text());
   assert.ok([...s.keys()].some((k) => k.startsWith('solvestream_supervisor_reclaimed_total')));
+  const d = parse(await (await fetch(`${drUrl}/metrics`)).text());
+  const series = (m: Map<string, number>, name: string, label = ''): number =>
+    [...m.entries()].filter(([k]) => (k === name || k.startsWith(`${name}{`)) && k.includes(label)).reduce((a, [, v]) => a + v, 0);
+  assert.ok(series(d, 'solvestream_dr_archived_entries_total') >= 1, 'dr-recovery archived entries');
+  assert.equal(series(d, 'solvestream_dr_state', 'state="ARCHIVING"'), 1);
 });
 
 test('probes: ready goes 503 while Redis is down and back to 200 when it returns; liveness stays 200', async () => {
   const line = await system.workers[0]!.waitForLine('worker ready');
   const workerOps = (JSON.parse(line) as { ops: string }).ops;
-  const urls = [`${system.apiUrl}/health/ready`, `${workerOps}/health/ready`, `${system.supervisorUrls[0]}/health/ready`];
+  const urls = [`${system.apiUrl}/health/ready`, `${workerOps}/health/ready`, `${system.supervisorUrls[0]}/health/ready`, `${drUrl}/health/ready`];
+  for (const base of [system.apiUrl, workerOps, system.supervisorUrls[0]!, drUrl]) {
+    assert.equal((await get(`${base}/livez`)).status, 200, `${base}/livez`);
+    assert.equal((await get(`${base}/readyz`)).status, 200, `${base}/readyz`);
+  }
   for (const u of urls) assert.equal((await get(u)).status, 200, u);
   await redis.kill('SIGKILL');
   for (const u of urls) await waitFor(`${u} → 503`, async () => (await get(u)).status === 503, { timeoutMs: 20_000 });

@@ -8,3 +8,4 @@ export * from './sdk';
 export * from './metrics';
 export * from './ops-server';
 export { registerTelemetry, telemetryHandle, tracingEnabled } from './register';
+export type { Span, SpanContext } from '@opentelemetry/api';

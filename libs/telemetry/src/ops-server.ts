@@ -17,6 +17,11 @@ export interface OpsServerOptions {
   live: () => { ok: boolean; detail: Record<string, unknown> };
   /** Readiness checks; each throws (or rejects) with the reason it is not ready. */
   ready: () => Promise<void>;
+  /**
+   * Deadline of `ready()`, ms; past it the probe answers 503 (a check stuck on a dead
+   * Redis is a failed check, not a hung probe). Default 1,000, Kubernetes' probe timeout.
+   */
+  readyTimeoutMs?: number;
 }
 
 export interface OpsServer {
@@ -37,7 +42,10 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
       return json(l.ok ? 200 : 503, { status: l.ok ? 'ok' : 'stalled', ...l.detail });
     }
     if (path === '/health/ready' || path === '/readyz') {
-      o.ready().then(
+      const ms = o.readyTimeoutMs ?? 1000;
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`readiness checks did not finish within ${ms} ms`)), ms); });
+      Promise.race([o.ready(), deadline]).finally(() => clearTimeout(timer)).then(
         () => json(200, { status: 'ready' }),
         (err: unknown) => json(503, { status: 'not_ready', error: err instanceof Error ? err.message : String(err) }),
       );

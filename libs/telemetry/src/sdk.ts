@@ -12,7 +12,7 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
-import type { tracing } from '@opentelemetry/sdk-node';
+import { tracing as sdkTracing, type tracing } from '@opentelemetry/sdk-node';
 
 type SpanProcessor = tracing.SpanProcessor;
 
@@ -57,4 +57,21 @@ export function startTelemetry(o: TelemetryOptions): TelemetryHandle {
   sdk.start();
   let done: Promise<void> | undefined;
   return { shutdown: () => (done ??= sdk.shutdown().catch(() => undefined)) };
+}
+
+export interface InMemoryTelemetry extends TelemetryHandle {
+  /** Spans ended so far (SDK objects: name, kind, links, attributes, parentSpanContext). */
+  spans(): tracing.ReadableSpan[];
+  reset(): void;
+}
+
+/**
+ * Tracing into memory instead of OTLP, for tests that assert on spans in-process: the
+ * full SDK (context manager, W3C propagator, tracer provider) with a synchronous
+ * exporter. Cross-process tests use a real OTLP receiver instead.
+ */
+export function startInMemoryTelemetry(serviceName = 'test'): InMemoryTelemetry {
+  const exporter = new sdkTracing.InMemorySpanExporter();
+  const handle = startTelemetry({ serviceName, spanProcessors: [new sdkTracing.SimpleSpanProcessor(exporter)] });
+  return { ...handle, spans: () => exporter.getFinishedSpans(), reset: () => exporter.reset() };
 }

@@ -12,7 +12,7 @@
  */
 import {
   context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
-  type Attributes, type Context, type Link, type Span, type Tracer,
+  type Attributes, type Context, type Link, type Span, type SpanContext, type Tracer,
 } from '@opentelemetry/api';
 import * as sc from './semconv';
 
@@ -89,6 +89,21 @@ export function startProcessSpan(o: ProcessSpanOptions): Span {
 /** Starts an INTERNAL child span of the active context (e.g. the `submit` and `poll` phases). */
 export function startPhaseSpan(name: string, attributes: Attributes = {}, links: Link[] = []): Span {
   return tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes, links });
+}
+
+/**
+ * A CLIENT span for one request that serves many tasks at once (a batched provider
+ * poll): a new root, since it belongs to no single task, LINKED to every task's span
+ * context it serves (the conventions' batch rule: one link per message, per-message
+ * attributes on the links). Links are taken from `members` without a context skipped.
+ */
+export function startBatchSpan(name: string, members: readonly { context?: SpanContext; attributes?: Attributes }[], attributes: Attributes = {}): Span {
+  const links: Link[] = [];
+  for (const m of members) if (m.context) links.push({ context: m.context, attributes: m.attributes });
+  return tracer().startSpan(name, {
+    kind: SpanKind.CLIENT, root: true, links,
+    attributes: { [sc.ATTR_POLL_BATCH_SIZE]: members.length, ...attributes },
+  });
 }
 
 /** Runs `fn` with `span` active, so auto-instrumented calls inside become its children. */

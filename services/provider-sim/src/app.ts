@@ -58,8 +58,8 @@ export function buildSimulator(overrides: SimulatorOverrides = {}): Simulator {
   });
 
   installFaultGate(app, state, delays);
-  app.get('/health', () => ({ status: 'ok' }));
-  app.get('/health/ready', () => ({ status: 'ok' }));
+  // Probes (never faulted): the simulator has no dependency, so ready = live.
+  for (const path of ['/health', '/livez', '/health/ready', '/readyz']) app.get(path, () => ({ status: 'ok' }));
   v1Routes(app, state);
   jsonApiRoutes(app, state);
   adminRoutes(app, state);

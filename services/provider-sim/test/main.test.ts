@@ -1,4 +1,4 @@
-/** The real process: PORT=0, the listening line, /health, SIGTERM → exit 0. */
+/** The real process: PORT=0, the listening line, /health (and the probe aliases), SIGTERM → exit 0. */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -17,6 +17,7 @@ describe('main.js', () => {
       const health = await fetch(`${url}/health`);
       assert.equal(health.status, 200);
       assert.deepEqual(await health.json(), { status: 'ok' });
+      for (const probe of ['/livez', '/health/ready', '/readyz']) assert.equal((await fetch(url + probe)).status, 200, probe);
       const key = 'c'.repeat(32);
       const submit = await fetch(`${url}/in.php?key=${key}&method=turnstile&sitekey=k&pageurl=u`);
       assert.match(await submit.text(), /^OK\|\d+$/);

@@ -57,11 +57,19 @@ export async function reclaimStalled(o: ReclaimOptions): Promise<ReclaimReport> 
         const decoded = fields ? decodeTaskEntry(fields) : { ok: false as const, reason: 'entry payload is gone' };
         if (!decoded.ok) {
           report.poison++;
-          await o.transitions.deadLetterPoison({ stream: lane, entryId: id, fields, reason: decoded.reason, consumer: o.consumer, now: clock() });
+          // Undecodable: no trace context to link to; the span still records the dead-lettering.
+          const span = tracer().startSpan(`dead-letter ${lane}`, {
+            kind: SpanKind.INTERNAL, root: true,
+            attributes: { 'messaging.message.id': id, 'solvestream.dead_letter.reason': 'poison' },
+          });
+          await o.transitions.deadLetterPoison({ stream: lane, entryId: id, fields, reason: decoded.reason, consumer: o.consumer, now: clock() })
+            .finally(() => span.end());
           continue;
         }
         // A span per reclaim, linked to the task's trace (not parented: the supervisor's
-        // sweep is not part of the task's own timeline).
+        // sweep is not part of the task's own timeline). The transition decides whether the
+        // task is requeued or dead-lettered (too many failures); the span is renamed
+        // `dead-letter <lane>` in the second case, so both show up by name in Jaeger.
         const created = trace.getSpanContext(extractTrace(decoded.value.trace));
         const span = tracer().startSpan(`reclaim ${lane}`, {
           kind: SpanKind.INTERNAL, root: true,
@@ -75,6 +83,10 @@ export async function reclaimStalled(o: ReclaimOptions): Promise<ReclaimReport> 
             reason: `lease expired (idle > ${o.leaseMs} ms)`, maxFailures: o.maxFailures, now: clock(),
           });
           span.setAttribute('solvestream.reclaim.outcome', r.kind);
+          if (r.kind === 'dead-lettered') {
+            span.updateName(`dead-letter ${lane}`);
+            span.setAttribute('solvestream.dead_letter.reason', 'max-failures');
+          }
         } finally {
           span.end();
         }

@@ -11,8 +11,8 @@ import type { Worker } from './worker';
 
 export interface WorkerMetrics {
   registry: Registry;
-  /** Records how one delivery ended; `startedAt` is the task's submit time. */
-  record(end: SolveEnd, type: TaskType, submittedAt: number, now: number): void;
+  /** Records how one delivery ended; `submittedAt` is the task's submit time, `provider` the one named in its outcome. */
+  record(end: SolveEnd, type: TaskType, provider: string | undefined, submittedAt: number, now: number): void;
   poison(): void;
   /** Every provider request: duration by provider and phase, errors by code. */
   providerCall(call: ProviderCall): void;
@@ -32,8 +32,8 @@ export function createWorkerMetrics(o: { instance: string; redis: Redis; keys: K
     labelNames: ['type', 'end'], registers: [registry],
   });
   const duration = new Histogram({
-    name: 'solvestream_task_duration_seconds', help: 'Submit to outcome of tasks this worker finished, by type and outcome',
-    labelNames: ['type', 'outcome'], buckets: SOLVE_BUCKETS, registers: [registry],
+    name: 'solvestream_task_duration_seconds', help: 'Submit to outcome of tasks this worker finished, by type, provider (none: failed before any provider took it) and outcome',
+    labelNames: ['type', 'provider', 'outcome'], buckets: SOLVE_BUCKETS, registers: [registry],
   });
   const poison = new Counter({ name: 'solvestream_worker_poison_total', help: 'Undecodable entries moved to dead-letter', registers: [registry] });
   new Gauge({
@@ -66,9 +66,9 @@ export function createWorkerMetrics(o: { instance: string; redis: Redis; keys: K
       if (call.seconds !== undefined) requestDuration.observe({ provider: call.provider, phase: call.phase }, call.seconds);
       if (call.code !== 'OK' && call.code !== 'CAPCHA_NOT_READY') providerErrors.inc({ provider: call.provider, phase: call.phase, code: call.code });
     },
-    record(end, type, submittedAt, now) {
+    record(end, type, provider, submittedAt, now) {
       completed.inc({ type, end });
-      if (end === 'solved' || end === 'failed') duration.observe({ type, outcome: end }, Math.max(0, now - submittedAt) / 1000);
+      if (end === 'solved' || end === 'failed') duration.observe({ type, provider: provider ?? 'none', outcome: end }, Math.max(0, now - submittedAt) / 1000);
     },
     poison: () => poison.inc(),
   };

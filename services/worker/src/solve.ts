@@ -89,12 +89,15 @@ export async function solveTask(
   entryId: string,
   checkpoint: { provider: string; providerTaskId: string } | undefined,
   lease: LeaseHandle,
+  /** Filled in for the caller: the provider named in the outcome (metrics label). */
+  report: { provider?: string } = {},
 ): Promise<SolveEnd> {
   const log = d.logger.child({ taskId: entry.taskId, attempt: entry.attempt });
   const spec = { type: entry.type, params: entry.params } as TaskSpec;
 
   const finish = async (r: { solution?: Solution; errorCode?: string; errorMessage?: string; provider?: string; providerTaskId?: string }): Promise<SolveEnd> => {
     const outcome = r.solution ? 'solved' : 'failed';
+    report.provider = r.provider;
     // `send results`: the result entry carries this span's context, so readers of the
     // results stream (long-polls, webhooks) continue the task's trace.
     const span = startSendSpan('results', entry.taskId, { 'solvestream.outcome': outcome });
@@ -190,7 +193,7 @@ export async function solveTask(
     [ATTR_PROVIDER]: provider.client.name, [ATTR_PROVIDER_TASK_ID]: providerTaskId, 'solvestream.resumed': checkpoint !== undefined,
   });
   const outcome = await Promise.race([
-    provider.poller.watch(providerTaskId, entry.type, { firstPollAt, deadline: entry.deadline, single: needsSingleGet(spec) }),
+    provider.poller.watch(providerTaskId, entry.type, { firstPollAt, deadline: entry.deadline, single: needsSingleGet(spec), trace: pollSpan.spanContext() }),
     lost,
   ]);
   if (outcome === 'lost') {

@@ -349,12 +349,13 @@ export class Worker {
       taskId: entry.taskId, attempt: entry.attempt, carrier: entry.trace, parentMode: this.o.traceParentMode,
       attributes: { 'solvestream.task.type': entry.type, 'solvestream.resumed': checkpoint !== undefined },
     });
-    const p: Promise<void> = withSpan(span, () => solveTask(deps, entry, id, checkpoint, lease))
+    const report: { provider?: string } = {};
+    const p: Promise<void> = withSpan(span, () => solveTask(deps, entry, id, checkpoint, lease, report))
       .then(async (end) => {
         span.setAttribute('solvestream.end', end);
         if (end === 'abandoned') await this.handBack(entry, id);
         this.count(end);
-        this.o.metrics?.record(end, entry.type, entry.submittedAt, Date.now());
+        this.o.metrics?.record(end, entry.type, report.provider, entry.submittedAt, Date.now());
       })
       .catch((err: unknown) => {
         // Contained: the entry stays pending and is resumed from its checkpoint later.

@@ -17,7 +17,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ensureWorkerGroups, fieldsToObject, WORKERS_GROUP, type Keyspace } from '@solvestream/contracts';
-import type { Logger } from '@solvestream/core';
+import { withTimeout, type Logger } from '@solvestream/core';
 import type { ResultsNotifier } from '../results-listener';
 
 export interface HealthDeps {
@@ -35,19 +35,9 @@ export interface HealthDeps {
 type Probe = 'up' | 'down';
 type GroupCheck = 'present' | 'recreated' | 'missing' | 'unknown';
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    p.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e: unknown) => (clearTimeout(timer), reject(e instanceof Error ? e : new Error(String(e)))),
-    );
-  });
-}
-
 async function pingRedis(redis: Redis, timeoutMs: number): Promise<Probe> {
   try {
-    return (await withTimeout(redis.ping(), timeoutMs)) === 'PONG' ? 'up' : 'down';
+    return (await withTimeout(redis.ping(), timeoutMs, 'redis')) === 'PONG' ? 'up' : 'down';
   } catch {
     return 'down';
   }
@@ -66,12 +56,12 @@ async function groupsPresent(redis: Redis, keys: Keyspace): Promise<boolean> {
 
 async function checkGroups(redis: Redis, keys: Keyspace, logger: Logger, timeoutMs: number): Promise<GroupCheck> {
   try {
-    if (await withTimeout(groupsPresent(redis, keys), timeoutMs)) return 'present';
+    if (await withTimeout(groupsPresent(redis, keys), timeoutMs, 'redis')) return 'present';
   } catch {
     return 'unknown';
   }
   try {
-    await withTimeout(ensureWorkerGroups(redis, keys), timeoutMs);
+    await withTimeout(ensureWorkerGroups(redis, keys), timeoutMs, 'redis');
     logger.warn('workers group was missing on a task lane: recreated');
     return 'recreated';
   } catch {

@@ -13,11 +13,16 @@
  * watches to a FIFO queue; requests are started from that queue whenever one of the
  * `maxConcurrentRequests` slots is free — at a tick and as soon as a request ends — so
  * single-get providers are not held to `maxConcurrentRequests` per tick.
+ *
+ * Tracing: every poll request is one `poll <provider>` CLIENT span, a root LINKED to the
+ * poll-phase span of each task it asks about (a request serves many tasks; a span has
+ * one parent), with the provider task id on each link. The HTTP call is its child.
  */
 import type { TaskType, Solution } from '@solvestream/contracts';
 import type { Logger } from '@solvestream/core';
 import type { ProviderClient, PollSlot } from './client';
 import type { ProviderError } from './errors';
+import { ATTR_PROVIDER, ATTR_PROVIDER_TASK_ID, endWithError, startBatchSpan, withSpan, type Span, type SpanContext } from '@solvestream/telemetry';
 
 export type PollOutcome =
   | { state: 'ready'; solution: Solution; polls: number }
@@ -43,6 +48,8 @@ interface Watch {
   dueAt: number;
   deadline: number;
   polls: number;
+  /** The task's poll-phase span: each request for this id links to it. */
+  trace: SpanContext | undefined;
   /** Queued for a request or in one. */
   busy: boolean;
   settled: boolean;
@@ -93,13 +100,13 @@ export class Poller {
   }
 
   /** Resolves when provider task `id` has an answer, a permanent error, or passes `deadline`. */
-  watch(id: string, type: TaskType, o: { firstPollAt: number; deadline: number; single?: boolean }): Promise<PollOutcome> {
+  watch(id: string, type: TaskType, o: { firstPollAt: number; deadline: number; single?: boolean; trace?: SpanContext }): Promise<PollOutcome> {
     const existing = this.watches.get(id);
     if (existing) existing.settle({ state: 'cancelled', polls: existing.polls });
     return new Promise((resolve) => {
       const w: Watch = {
         id, type, single: o.single === true || !this.client.multiGet, dueAt: o.firstPollAt, deadline: o.deadline,
-        polls: 0, busy: false, settled: false,
+        polls: 0, trace: o.trace, busy: false, settled: false,
         settle: (outcome) => {
           if (w.settled) return;
           w.settled = true;
@@ -173,10 +180,13 @@ export class Poller {
   private pollOne(w: Watch): void {
     w.polls++;
     this.inFlightRequests++;
-    this.client
-      .getOne(w.id, w.type)
-      .then((slot) => this.apply(w, slot, this.clock()))
-      .catch((err: unknown) => this.failBatch([w], err))
+    const span = this.requestSpan([w]);
+    withSpan(span, () => this.client.getOne(w.id, w.type))
+      .then((slot) => {
+        this.apply(w, slot, this.clock());
+        span.end();
+      })
+      .catch((err: unknown) => this.failBatch([w], err, span))
       .finally(() => this.requestDone());
   }
 
@@ -184,14 +194,23 @@ export class Poller {
     for (const w of ws) w.polls++;
     this.inFlightRequests++;
     const types = new Map(ws.map((w) => [w.id, w.type] as const));
-    this.client
-      .getMany(ws.map((w) => w.id), types)
+    const span = this.requestSpan(ws);
+    withSpan(span, () => this.client.getMany(ws.map((w) => w.id), types))
       .then((slots) => {
         const now = this.clock();
         for (const w of ws) this.apply(w, slots.get(w.id) ?? { state: 'pending' }, now);
+        span.end();
       })
-      .catch((err: unknown) => this.failBatch(ws, err))
+      .catch((err: unknown) => this.failBatch(ws, err, span))
       .finally(() => this.requestDone());
+  }
+
+  private requestSpan(ws: readonly Watch[]): Span {
+    return startBatchSpan(
+      `poll ${this.client.name}`,
+      ws.map((w) => ({ context: w.trace, attributes: { [ATTR_PROVIDER_TASK_ID]: w.id } })),
+      { [ATTR_PROVIDER]: this.client.name },
+    );
   }
 
   private requestDone(): void {
@@ -200,7 +219,8 @@ export class Poller {
   }
 
   /** A whole request failed (network, nonsense): every id in it waits one interval more. */
-  private failBatch(ws: Watch[], err: unknown): void {
+  private failBatch(ws: Watch[], err: unknown, span: Span): void {
+    endWithError(span, 'POLL_REQUEST_FAILED', err instanceof Error ? err.message : String(err));
     this.options.logger?.warn({ err: err instanceof Error ? err.message : String(err), ids: ws.length }, 'poll request failed; will poll again');
     const now = this.clock();
     for (const w of ws) { w.busy = false; w.dueAt = now + this.intervalMs; }
