@@ -16,3 +16,4 @@ export * from './alerts';
 export * from './admission';
 export * from './mode';
 export * from './reports';
+export * from './runtime-config';
