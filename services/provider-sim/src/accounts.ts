@@ -2,6 +2,12 @@
  * Provider accounts, one per API key: a balance (2captcha model) and a number of
  * threads (CaptchaAI model). A task holds one thread from its accepted submit
  * until it is solved or found unsolvable; a solve is charged its kind's price.
+ *
+ * Key rotation (as on 2captcha's account page): `rotate` gives an account a new key;
+ * the account, its balance and its tasks stay the same, so tasks submitted with the old
+ * key are polled with the new one. With `revokeOld` the old key stops working at once
+ * (`ERROR_KEY_DOES_NOT_EXIST`, and auto accounts never recreate it); without it both
+ * keys work. `Account.key` stays the account's first key: its identity.
  */
 import { formatMoney, fromMicros, toMicros, type Micros } from './money';
 
@@ -41,7 +47,9 @@ export interface AccountStoreOptions {
 }
 
 export class AccountStore {
+  /** Every working key → its account (after a rotation, several keys share one). */
   private readonly accounts = new Map<string, Account>();
+  private readonly revoked = new Set<string>();
 
   constructor(private readonly options: AccountStoreOptions) {
     this.reset();
@@ -50,6 +58,7 @@ export class AccountStore {
   /** Back to the seeded accounts, every thread free. */
   reset(): void {
     this.accounts.clear();
+    this.revoked.clear();
     for (const s of this.options.seeds) this.accounts.set(s.key, { key: s.key, balance: toMicros(s.balance), threads: s.threads, busy: 0 });
   }
 
@@ -57,7 +66,7 @@ export class AccountStore {
   check(key: string | undefined): KeyCheck {
     if (key === undefined || !KEY_PATTERN.test(key)) return { code: 'ERROR_WRONG_USER_KEY' };
     let account = this.accounts.get(key);
-    if (!account && this.options.autoAccounts) {
+    if (!account && this.options.autoAccounts && !this.revoked.has(key)) {
       account = { key, balance: toMicros(this.options.defaultBalance), threads: this.options.defaultThreads, busy: 0 };
       this.accounts.set(key, account);
     }
@@ -81,7 +90,21 @@ export class AccountStore {
   }
 
   list(): Account[] {
-    return [...this.accounts.values()];
+    return [...new Set(this.accounts.values())];
+  }
+
+  /** Gives the account of `key` the extra key `newKey`; `revokeOld` retires `key`. Undefined when `key` has no account. */
+  rotate(key: string, newKey: string, revokeOld: boolean): Account | undefined {
+    const account = this.accounts.get(key);
+    if (!account) return undefined;
+    if (this.accounts.has(newKey) && this.accounts.get(newKey) !== account) throw new Error('the new key already belongs to another account');
+    this.accounts.set(newKey, account);
+    this.revoked.delete(newKey);
+    if (revokeOld && key !== newKey) {
+      this.accounts.delete(key);
+      this.revoked.add(key);
+    }
+    return account;
   }
 }
 

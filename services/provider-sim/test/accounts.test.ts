@@ -105,4 +105,32 @@ describe('accounts', () => {
       await t.close();
     }
   });
+
+  it('a key rotation keeps the account and its tasks; the revoked key stops working, auto accounts never recreate it', async () => {
+    const clock = fakeClock();
+    const t = await startSim({ now: clock.now, latency: { recaptcha_v2: LATENCY } });
+    try {
+      const oldKey = newKey();
+      const next = newKey();
+      const id = await submitV2(t.url, oldKey);
+      // Both keys work until the old one is revoked.
+      await admin(t.url, `/admin/accounts/${oldKey}/rotate`, { method: 'POST', body: JSON.stringify({ newKey: next }) });
+      assert.match((await getQ(t.url, '/res.php', { key: next, action: 'get', id })).text, /CAPCHA_NOT_READY/);
+      assert.match((await getQ(t.url, '/res.php', { key: oldKey, action: 'get', id })).text, /CAPCHA_NOT_READY/);
+      const third = newKey();
+      const view = await admin<{ key: string }>(t.url, `/admin/accounts/${next}/rotate`, { method: 'POST', body: JSON.stringify({ newKey: third, revokeOld: true }) });
+      assert.equal(view.key, oldKey, 'the account keeps its identity');
+      clock.advance(1000);
+      assert.match((await getQ(t.url, '/res.php', { key: third, action: 'get', id })).text, /^OK\|/, 'the task submitted with the first key is read with the newest');
+      assert.equal((await getQ(t.url, '/res.php', { key: next, action: 'getbalance' })).text, 'ERROR_KEY_DOES_NOT_EXIST', 'revoked');
+      assert.equal((await getQ(t.url, '/res.php', { key: third, action: 'getbalance' })).text, '999.99701', 'one balance, charged once');
+      assert.equal((await admin<unknown[]>(t.url, '/admin/accounts')).length, 1, 'still one account');
+      const bad = await fetch(`${t.url}/admin/accounts/${third}/rotate`, { method: 'POST', body: JSON.stringify({ newKey: 'short' }) });
+      assert.equal(bad.status, 400);
+      assert.match(((await bad.json()) as { error: string }).error, /newKey/);
+      assert.equal((await fetch(`${t.url}/admin/accounts/${newKey()}/rotate`, { method: 'POST', body: JSON.stringify({ newKey: newKey() }) })).status, 404);
+    } finally {
+      await t.close();
+    }
+  });
 });

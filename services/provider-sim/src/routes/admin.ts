@@ -8,6 +8,7 @@
  *   POST   /admin/reset             back to start-up state (accounts, SIM_FAULTS, no tasks, zero counters)
  *   GET    /admin/accounts[/:key]   balance, threads, busy/free threads
  *   PUT    /admin/accounts/:key     {"balance"?: n, "threads"?: n}, creates the account if needed
+ *   POST   /admin/accounts/:key/rotate  {"newKey", "revokeOld"?: bool}: the account gets a new key (tasks stay)
  *   GET    /admin/stats[/:key]      request counters (all keys + total + injected faults, or one key)
  *   GET    /admin/tasks[/:id]       task records; filters ?key= &state= &fingerprint= &q= &limit=
  *   GET    /admin/duplicates        fingerprints submitted more than once; ?key= ?q= ?charged=true (only >1 charged)
@@ -82,6 +83,20 @@ export function adminRoutes(app: FastifyInstance, state: SimulatorState): void {
     const change = { balance: optionalNumber(body, 'balance', false), threads: optionalNumber(body, 'threads', true) };
     provider.settle();
     return viewAccount(accounts.upsert(req.params.key, change));
+  });
+
+  app.post<{ Params: { key: string } }>('/admin/accounts/:key/rotate', async (req, reply) => {
+    const body = await jsonBody(req);
+    for (const k of Object.keys(body)) if (k !== 'newKey' && k !== 'revokeOld') throw new BadRequest(`${k} is not a known field (known: newKey, revokeOld)`);
+    if (typeof body.newKey !== 'string' || !KEY_PATTERN.test(body.newKey)) throw new BadRequest('newKey must be 32 letters or digits');
+    if (body.revokeOld !== undefined && typeof body.revokeOld !== 'boolean') throw new BadRequest('revokeOld must be true or false');
+    let account;
+    try {
+      account = accounts.rotate(req.params.key, body.newKey, body.revokeOld === true);
+    } catch (err) {
+      throw new BadRequest(`newKey: ${(err as Error).message}`);
+    }
+    return account ? viewAccount(account) : reply.code(404).send({ error: `no account for key ${req.params.key}` });
   });
 
   app.get('/admin/stats', () => {
