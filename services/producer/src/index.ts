@@ -7,4 +7,5 @@ export { PRODUCER_ENV, type ProducerEnv } from './config';
 export { ERROR_STATUS, HttpError, type ErrorBody, type ErrorCode } from './errors';
 export { ResultsListener, type ResultsListenerOptions, type ResultsNotifier, type Watch, type WakeReason } from './results-listener';
 export { keepLanesReady } from './lanes';
+export { ResultsDispatcher, type DispatcherOptions } from './delivery/dispatcher';
 export type { TaskResource, SubmittedResource } from './task-response';

@@ -1,0 +1,84 @@
+/**
+ * The client side of one contender, run as its own process (`roles/*.ts client`): the
+ * orchestrator passes a `ClientConfig` as JSON in BENCH_CLIENT, the client runs a
+ * warm-up and then `rounds` measured rounds, and prints one `ROUND <json>` line per
+ * round (a `RoundReport`) and `DONE` at the end.
+ *
+ * Each round also takes Redis INFO before and after (commands and CPU per task) and
+ * the CPU of this process and of the worker process (`workerPid`) over the round.
+ */
+import Redis from 'ioredis';
+import { burst, paced, ResultTracker, type LoadResult, type LoadTarget } from './load';
+import { procCpuS, redisCost, redisSnapshot, type RedisCost } from './measure';
+
+export interface ClientConfig {
+  redisUrl: string;
+  prefix: string;
+  shape: 'burst' | 'paced';
+  tasks?: number;
+  concurrency?: number;
+  rate?: number;
+  seconds?: number;
+  rounds: number;
+  /** Tasks of the unmeasured warm-up burst (JIT, connections, script cache). */
+  warmup: number;
+  workerPid?: number;
+  /** Free-form per contender (e.g. `submitter`). */
+  options?: Record<string, string>;
+}
+
+export interface RoundReport extends LoadResult {
+  redis: RedisCost;
+  /** CPU of the client process (submit side + result reader) per task, µs. */
+  clientCpuUsPerTask: number;
+  /** CPU of the worker process per task, µs. */
+  workerCpuUsPerTask: number;
+}
+
+export interface Contender {
+  target: LoadTarget;
+  /** Registers the function told about every result seen (by task id). */
+  onResult(fn: (id: string) => void): void;
+  close(): Promise<void>;
+}
+
+export function readClientConfig(): ClientConfig {
+  return JSON.parse(process.env.BENCH_CLIENT ?? '{}') as ClientConfig;
+}
+
+export async function clientMain(make: (cfg: ClientConfig) => Promise<Contender>): Promise<void> {
+  const cfg = readClientConfig();
+  const contender = await make(cfg);
+  let tracker = new ResultTracker();
+  contender.onResult((id) => tracker.result(id));
+  const info = new Redis(cfg.redisUrl);
+  const cpuSelf = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+  try {
+    if (cfg.warmup > 0) await burst(contender.target, tracker, { tasks: cfg.warmup, concurrency: cfg.concurrency ?? 256 });
+    for (let r = 0; r < cfg.rounds; r++) {
+      tracker = new ResultTracker();
+      const a = await redisSnapshot(info);
+      const c0 = cpuSelf();
+      const w0 = cfg.workerPid ? procCpuS(cfg.workerPid) : 0;
+      const load = cfg.shape === 'burst'
+        ? await burst(contender.target, tracker, { tasks: cfg.tasks ?? 10_000, concurrency: cfg.concurrency ?? 256 })
+        : await paced(contender.target, tracker, { rate: cfg.rate ?? 2000, seconds: cfg.seconds ?? 3 });
+      const w1 = cfg.workerPid ? procCpuS(cfg.workerPid) : 0;
+      const c1 = cpuSelf();
+      const b = await redisSnapshot(info);
+      const report: RoundReport = {
+        ...load,
+        redis: redisCost(a, b, load.tasks),
+        clientCpuUsPerTask: ((c1 - c0) * 1e6) / load.tasks,
+        workerCpuUsPerTask: ((w1 - w0) * 1e6) / load.tasks,
+      };
+      process.stdout.write(`ROUND ${JSON.stringify(report)}\n`);
+      // Let the last acks and trims land before the next round's INFO snapshot.
+      await new Promise((res) => setTimeout(res, 300));
+    }
+  } finally {
+    info.disconnect();
+    await contender.close();
+  }
+  process.stdout.write('DONE\n');
+}

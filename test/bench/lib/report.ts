@@ -1,0 +1,107 @@
+/**
+ * The benchmark's one table (medians of the rounds, with ratios and goals) and the
+ * docs/benchmarks.md page around it.
+ */
+import type { RoundReport } from './client';
+import { median } from './measure';
+import type { RunOutput } from './run';
+
+export interface Summary {
+  runs: Record<string, RunOutput>;
+  machine: { nproc: string; cpu: string; node: string; redis: string; bullmq: string; date: string; command: string };
+  config: { ROUNDS: number; TASKS: number; CONCURRENCY: number; RATE: number; SECONDS: number; SLOW_TASKS: number; SLOW_MS: number; WORKER_CONCURRENCY: number; WARMUP: number };
+}
+
+type Row = [label: string, ss: string, bull: string, raw: string, ratio: string, goal: string, verdict: string];
+
+const fmt = (x: number | undefined, digits = 0): string => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
+
+/** Median of `f` over the rounds of run `key`; undefined when the run was not part of this invocation. */
+function m(s: Summary, key: string, f: (r: RoundReport) => number): number | undefined {
+  const run = s.runs[key];
+  return run && run.rounds.length ? median(run.rounds.map(f)) : undefined;
+}
+
+const verdict = (ok: boolean | undefined): string => (ok === undefined ? '' : ok ? 'met' : 'MISSED');
+
+export function rows(s: Summary): Row[] {
+  const out: Row[] = [];
+  const c = s.config;
+  const tput = ['solvestream.burst', 'bullmq.burst', 'raw.burst'].map((k) => m(s, k, (r) => r.tasksPerS));
+  const [ss, bull, raw] = tput;
+  if (tput.some((x) => x !== undefined)) {
+    const vsBull = ss !== undefined && bull ? ss / bull : undefined;
+    const vsRaw = ss !== undefined && raw ? ss / raw : undefined;
+    out.push([`throughput, tasks/s (${c.TASKS} tasks, instant provider)`, fmt(ss), fmt(bull), fmt(raw),
+      `${fmt(vsBull, 2)}× BullMQ, ${fmt(vsRaw, 2)}× raw`, '≥ 3× BullMQ, ≥ 0.6× raw',
+      [verdict(vsBull === undefined ? undefined : vsBull >= 3), verdict(vsRaw === undefined ? undefined : vsRaw >= 0.6)].join(', ')]);
+    for (const [label, f, digits] of [
+      ['  Redis CPU per task, µs', (r: RoundReport) => r.redis.cpuUsPerTask, 1],
+      ['  Redis commands per task (incl. inside scripts)', (r: RoundReport) => r.redis.commandsPerTask, 1],
+      ['  Lua script calls per task', (r: RoundReport) => r.redis.scriptsPerTask, 2],
+      ['  worker process CPU per task, µs', (r: RoundReport) => r.workerCpuUsPerTask, 0],
+      ['  client process CPU per task, µs', (r: RoundReport) => r.clientCpuUsPerTask, 0],
+    ] as const) {
+      const v = ['solvestream.burst', 'bullmq.burst', 'raw.burst'].map((k) => m(s, k, f));
+      out.push([label, fmt(v[0], digits), fmt(v[1], digits), fmt(v[2], digits), v[0] && v[1] ? `${fmt(v[0] / v[1], 2)}× BullMQ` : '', '', '']);
+    }
+  }
+  const lat = (f: (r: RoundReport) => number): (number | undefined)[] => ['solvestream.paced', 'bullmq.paced', 'raw.paced'].map((k) => m(s, k, f));
+  const p50 = lat((r) => r.p50Ms);
+  if (p50.some((x) => x !== undefined)) {
+    const p99 = lat((r) => r.p99Ms);
+    out.push([`latency p50 at ${c.RATE} tasks/s, ms`, fmt(p50[0], 1), fmt(p50[1], 1), fmt(p50[2], 1), '', '', '']);
+    out.push([`latency p99 at ${c.RATE} tasks/s, ms`, fmt(p99[0], 1), fmt(p99[1], 1), fmt(p99[2], 1), '', '≤ 15 ms', verdict(p99[0] === undefined ? undefined : p99[0] <= 15)]);
+    const rc = lat((r) => r.redis.cpuUsPerTask);
+    out.push(['  Redis CPU per task at that rate, µs', fmt(rc[0], 1), fmt(rc[1], 1), fmt(rc[2], 1), '', '', '']);
+  }
+  const slow = s.runs.slow;
+  if (slow) {
+    const wall = median(slow.rounds.map((r) => r.wallMs)) / 1000;
+    const cpu = median(slow.rounds.map((r) => (r.workerCpuUsPerTask * r.tasks) / 1e6));
+    out.push([`${c.SLOW_TASKS} slow tasks (${c.SLOW_MS / 1000} s each), one worker: wall, s`, fmt(wall, 2), '', '', `${fmt(wall / (c.SLOW_MS / 1000), 2)}× the floor`, '≤ 2.5 s', verdict(wall <= 2.5)]);
+    out.push(['  worker peak RSS, MB', fmt(slow.workerPeakRssMb), '', '', '', '≤ 200 MB', verdict(slow.workerPeakRssMb <= 200)]);
+    out.push(['  worker CPU, s', fmt(cpu, 2), '', '', '', '', '']);
+  }
+  const tOn = m(s, 'tracing.burst', (r) => r.tasksPerS);
+  if (tOn !== undefined) {
+    out.push(['tracing on: throughput, tasks/s', fmt(tOn), '', '', ss ? `${fmt(tOn / ss, 2)}× tracing off` : '', '', '']);
+    const w = m(s, 'tracing.burst', (r) => r.workerCpuUsPerTask);
+    const wOff = m(s, 'solvestream.burst', (r) => r.workerCpuUsPerTask);
+    out.push(['  worker CPU per task, µs', fmt(w), '', '', w && wOff ? `${fmt(w / wOff, 2)}× tracing off` : '', '', '']);
+  }
+  const pOn = m(s, 'tracing.paced', (r) => r.p99Ms);
+  if (pOn !== undefined) {
+    out.push([`tracing on: latency p50 / p99 at ${c.RATE} tasks/s, ms`, `${fmt(m(s, 'tracing.paced', (r) => r.p50Ms), 1)} / ${fmt(pOn, 1)}`, '', '', p50[0] !== undefined ? `off: ${fmt(p50[0], 1)} / ${fmt(lat((r) => r.p99Ms)[0], 1)}` : '', '', '']);
+  }
+  return out;
+}
+
+export function renderTable(s: Summary): string {
+  const head: Row = ['measure (median of rounds)', 'solvestream', 'BullMQ', 'raw streams', 'ratio', 'goal', 'goal met'];
+  const body = rows(s);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => `| ${cells.map((x, i) => (i >= 1 && i <= 3 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join(' | ')} |`;
+  const sep = `|${widths.map((w, i) => (i >= 1 && i <= 3 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(head), sep, ...body.map(line)].join('\n');
+}
+
+export function renderMarkdown(s: Summary, table: string): string {
+  const mc = s.machine;
+  const c = s.config;
+  return `# Benchmarks
+
+Generated by \`${mc.command}\` (\`npm run bench\` runs it with every other workspace's bench)
+on ${mc.date}. Every figure is the median of ${c.ROUNDS} rounds, all measured in that one run.
+Goals are reported, not asserted. How to read each figure: [the suite's header](../test/bench/pipeline.ts).
+Raw figures of every round: [benchmarks.json](benchmarks.json).
+
+Machine: ${mc.nproc} cores (\`nproc\`), ${mc.cpu}; Node ${mc.node}; Redis ${mc.redis}; BullMQ ${mc.bullmq}.
+
+${table}
+
+Setup: ${c.TASKS} tasks per throughput round with at most ${c.CONCURRENCY} submits outstanding
+(after an unmeasured warm-up of ${c.WARMUP}); latency at a paced ${c.RATE} tasks/s for ${c.SECONDS} s;
+workers hold up to ${c.WORKER_CONCURRENCY} tasks in flight (BullMQ: \`concurrency\` ${c.WORKER_CONCURRENCY}).
+`;
+}

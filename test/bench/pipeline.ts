@@ -1,0 +1,196 @@
+/**
+ * Issue 8: the pipeline benchmark. One machine, its own redis-server, one table; every
+ * figure is the median of BENCH_ROUNDS rounds, all measured in the same run. Printed
+ * and written to docs/benchmarks.json + docs/benchmarks.md; goals are reported, not
+ * asserted.
+ *
+ *   npm run bench                                   (root: build, then every workspace's bench)
+ *   npm run bench -w @solvestream/system-tests      (this suite, then reclaim.ts)
+ *   node dist/bench/pipeline.js [throughput] [latency] [slow] [tracing]   (a subset)
+ *
+ * Sub-benchmarks (Redis commands and CPU per task come with every round):
+ *
+ *   throughput  BENCH_TASKS tasks, at most BENCH_CONCURRENCY submits outstanding, an
+ *               instant provider; tasks/s from the first submit to the last result.
+ *               solvestream (producer API → worker → results) vs BullMQ (same workload,
+ *               its defaults) vs the raw XADD → XREADGROUP → XADD + XACK loop
+ *   latency     submit → result p50/p99 at a paced BENCH_RATE tasks/s for BENCH_SECONDS
+ *   slow        BENCH_SLOW_TASKS tasks that take BENCH_SLOW_MS at the provider, in one
+ *               worker process: wall time (first submit → last result), peak RSS, CPU
+ *   tracing     solvestream throughput and latency with tracing on (OTLP/HTTP to a
+ *               local sink that reads and drops every export) vs off
+ *
+ * Processes: redis-server; the instant provider (lib/instant-provider.ts); per contender
+ * a worker process (solvestream: services/worker dist/src/main.js with its production
+ * defaults, LOG_LEVEL=warn) and a client process (roles/*.ts) that also measures.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Redis from 'ioredis';
+import { keyspace } from '@solvestream/contracts';
+import { spawnService, startRedis, waitFor } from '@solvestream/testkit';
+import type { ClientConfig, RoundReport } from './lib/client';
+import { median } from './lib/measure';
+import { runContender, spawnRole, type RunOutput, type WorkerLauncher } from './lib/run';
+import { startOtlpSink, type OtlpSink } from './lib/otlp-sink';
+import { renderMarkdown, renderTable, type Summary } from './lib/report';
+
+const num = (name: string, dflt: number): number => Number(process.env[name] ?? dflt);
+const ROUNDS = num('BENCH_ROUNDS', 3);
+const TASKS = num('BENCH_TASKS', 10_000);
+const CONCURRENCY = num('BENCH_CONCURRENCY', 256);
+const RATE = num('BENCH_RATE', 2000);
+const SECONDS = num('BENCH_SECONDS', 3);
+const SLOW_TASKS = num('BENCH_SLOW_TASKS', 5000);
+const SLOW_MS = num('BENCH_SLOW_MS', 2000);
+const WORKER_CONCURRENCY = num('BENCH_WORKER_CONCURRENCY', 1000);
+const WARMUP = num('BENCH_WARMUP', 3000);
+const ROOT = resolve(__dirname, '..', '..', '..');
+const OUT_JSON = process.env.BENCH_OUT ?? resolve(ROOT, 'docs', 'benchmarks.json');
+const SUITES = ['throughput', 'latency', 'slow', 'tracing'] as const;
+type Suite = (typeof SUITES)[number];
+
+/** reCAPTCHA v2's typical solve time (worker config.ts): POLL_FIRST_DELAY_SCALE is a multiple of it. */
+const RECAPTCHA_V2_TYPICAL_MS = 15_000;
+
+interface Env { redisUrl: string; redis: Redis; providerUrl: string; slowProviderUrl: string }
+
+/** Ready = its first heartbeat is in Redis (it logs `worker ready` at info; the bench runs it at warn). */
+function solvestreamWorker(e: Env, prefix: string, extra: Record<string, string> = {}): WorkerLauncher {
+  const id = `bench-${prefix}`;
+  return {
+    ready: (p) => waitFor(`${p.name} heartbeat`, async () => {
+      if (p.child.exitCode !== null) throw new Error(`${p.name} exited:\n${p.lines.slice(-15).join('\n')}`);
+      const beats = (await e.redis.xrevrange(keyspace({ prefix }).heartbeats, '+', '-', 'COUNT', 20)) as [string, string[]][];
+      return beats.some(([, f]) => f.includes(id));
+    }, { timeoutMs: 30_000, intervalMs: 50 }),
+    start: () => spawnService({
+      name: 'solvestream worker',
+      entry: resolve(ROOT, 'services', 'worker', 'dist', 'src', 'main.js'),
+      env: {
+        REDIS_URL: e.redisUrl, KEY_PREFIX: prefix, WORKER_ID: id, LOG_LEVEL: 'warn', SS_TRACING: 'off',
+        PROVIDER_NAME: 'bench', PROVIDER_URL: e.providerUrl, PROVIDER_KEY: 'bench',
+        WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+        // Instant provider: the first poll is due at once (the typical solve time × 0).
+        POLL_FIRST_DELAY_SCALE: '0',
+        ...extra,
+      },
+    }),
+  };
+}
+
+function roleWorker(role: string, config: Record<string, unknown>): WorkerLauncher {
+  return { start: () => spawnRole(`${role} worker`, role, 'worker', { BENCH_WORKER: JSON.stringify(config) }) };
+}
+
+const load = (e: Env, prefix: string, shape: 'burst' | 'paced', extra: Partial<ClientConfig> = {}): ClientConfig => ({
+  redisUrl: e.redisUrl, prefix, shape, tasks: TASKS, concurrency: CONCURRENCY, rate: RATE, seconds: SECONDS,
+  rounds: ROUNDS, warmup: WARMUP, ...extra,
+});
+
+async function fresh(e: Env): Promise<void> {
+  await e.redis.flushall();
+  await e.redis.config('RESETSTAT');
+}
+
+async function runAll(e: Env, suites: Set<Suite>, sink: OtlpSink | undefined): Promise<Summary> {
+  const out: Summary['runs'] = {};
+  const step = async (key: string, label: string, fn: () => Promise<RunOutput>): Promise<void> => {
+    process.stdout.write(`running: ${label} …`);
+    const t0 = Date.now();
+    await fresh(e);
+    const r = await fn();
+    out[key] = r;
+    const m = (f: (x: RoundReport) => number): number => median(r.rounds.map(f));
+    process.stdout.write(` ${((Date.now() - t0) / 1000).toFixed(0)} s: ${m((x) => x.tasksPerS).toFixed(0)} tasks/s, p50 ${m((x) => x.p50Ms).toFixed(1)} ms, p99 ${m((x) => x.p99Ms).toFixed(1)} ms; Redis/task: ${r.rounds[0]?.redis.top}\n`);
+  };
+  const bullWorker = (p: string): ReturnType<typeof roleWorker> => roleWorker('bullmq', { redisUrl: e.redisUrl, prefix: p, providerUrl: e.providerUrl, concurrency: WORKER_CONCURRENCY, pollIntervalMs: 5 });
+  const rawWorker = (p: string): ReturnType<typeof roleWorker> => roleWorker('raw', { redisUrl: e.redisUrl, prefix: p });
+  for (const shape of ['burst', 'paced'] as const) {
+    const suite: Suite = shape === 'burst' ? 'throughput' : 'latency';
+    if (!suites.has(suite)) continue;
+    await step(`solvestream.${shape}`, `solvestream ${suite}`, () => runContender(solvestreamWorker(e, 'ss'), { role: 'solvestream', config: load(e, 'ss', shape), env: { SS_TRACING: 'off' } }));
+    await step(`bullmq.${shape}`, `BullMQ ${suite}`, () => runContender(bullWorker('bull'), { role: 'bullmq', config: load(e, 'bull', shape) }));
+    await step(`raw.${shape}`, `raw streams loop ${suite}`, () => runContender(rawWorker('raw'), { role: 'raw', config: load(e, 'raw', shape) }));
+  }
+  if (suites.has('tracing') && sink) {
+    const on = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, SS_TRACING: 'on' };
+    for (const shape of ['burst', 'paced'] as const) {
+      const before = { ...sink.stats };
+      await step(`tracing.${shape}`, `solvestream ${shape === 'burst' ? 'throughput' : 'latency'}, tracing on`, () => runContender(
+        solvestreamWorker(e, 'tr', on), { role: 'solvestream', config: load(e, 'tr', shape), env: on },
+      ));
+      out[`tracing.${shape}`]!.otlp = { requests: sink.stats.requests - before.requests, bytes: sink.stats.bytes - before.bytes };
+    }
+  }
+  if (suites.has('slow')) {
+    // A fresh worker process per round: its peak RSS is that round's.
+    const rounds: RoundReport[] = [];
+    const peaks: number[] = [];
+    process.stdout.write(`running: ${SLOW_TASKS} slow tasks (${SLOW_MS} ms each) in one worker …`);
+    for (let r = 0; r < ROUNDS; r++) {
+      await fresh(e);
+      const one = await runContender(
+        solvestreamWorker(e, 'slow', {
+          PROVIDER_URL: e.slowProviderUrl,
+          // First poll at the solve time (the type's "typical" time here), then every 250 ms.
+          POLL_FIRST_DELAY_SCALE: String(SLOW_MS / RECAPTCHA_V2_TYPICAL_MS), POLL_INTERVAL_MS: '250',
+          WORKER_CONCURRENCY: String(Math.max(WORKER_CONCURRENCY, SLOW_TASKS)),
+        }),
+        { role: 'solvestream', config: load(e, 'slow', 'burst', { tasks: SLOW_TASKS, concurrency: SLOW_TASKS, rounds: 1, warmup: 0, options: { submitter: 'transition' } }) },
+      );
+      rounds.push(...one.rounds);
+      peaks.push(one.workerPeakRssMb);
+    }
+    out.slow = { rounds, workerPeakRssMb: median(peaks), peaks };
+    process.stdout.write(` wall ${(median(rounds.map((x) => x.wallMs)) / 1000).toFixed(2)} s, peak RSS ${median(peaks).toFixed(0)} MB\n`);
+  }
+  return { runs: out, machine: machine(), config: { ROUNDS, TASKS, CONCURRENCY, RATE, SECONDS, SLOW_TASKS, SLOW_MS, WORKER_CONCURRENCY, WARMUP } };
+}
+
+function machine(): Summary['machine'] {
+  const sh = (cmd: string, args: string[]): string => { try { return execFileSync(cmd, args).toString().trim(); } catch { return '?'; } };
+  const cpu = /model name\s*:\s*(.+)/.exec(sh('cat', ['/proc/cpuinfo']))?.[1] ?? '?';
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bullmq = (require('bullmq/package.json') as { version: string }).version;
+  return {
+    nproc: sh('nproc', []), cpu, node: process.version,
+    redis: /v=(\S+)/.exec(sh('redis-server', ['--version']))?.[1] ?? '?', bullmq,
+    date: new Date().toISOString(), command: `node test/dist/bench/pipeline.js ${process.argv.slice(2).join(' ')}`.trim(),
+  };
+}
+
+async function main(): Promise<void> {
+  const picked = process.argv.slice(2).filter((a): a is Suite => (SUITES as readonly string[]).includes(a));
+  const suites = new Set<Suite>(picked.length ? picked : SUITES);
+  const server = await startRedis();
+  const redis = new Redis(server.url);
+  const providers = [0, SLOW_MS].map((ms) => spawnRole(`instant provider (${ms} ms)`, 'provider', 'provider', { BENCH_SOLVE_MS: String(ms) }));
+  const sink = suites.has('tracing') ? await startOtlpSink() : undefined;
+  try {
+    const ports = await Promise.all(providers.map(async (p) => /listening (\d+)/.exec(await p.waitForLine('listening', 10_000))?.[1]));
+    const e: Env = { redisUrl: server.url, redis, providerUrl: `http://127.0.0.1:${ports[0]}`, slowProviderUrl: `http://127.0.0.1:${ports[1]}` };
+    process.stdout.write(`pipeline benchmark: ${ROUNDS} rounds each; ${TASKS} tasks per throughput round, ${CONCURRENCY} submits outstanding; ` +
+      `${RATE} tasks/s × ${SECONDS} s paced; ${SLOW_TASKS} × ${SLOW_MS} ms slow tasks\n`);
+    const summary = await runAll(e, suites, sink);
+    const table = renderTable(summary);
+    process.stdout.write(`\n${table}\n`);
+    if (suites.size === SUITES.length || process.env.BENCH_OUT) {
+      mkdirSync(resolve(OUT_JSON, '..'), { recursive: true });
+      writeFileSync(OUT_JSON, `${JSON.stringify(summary, null, 2)}\n`);
+      writeFileSync(resolve(OUT_JSON, '..', 'benchmarks.md'), renderMarkdown(summary, table));
+      process.stdout.write(`\nwritten: ${OUT_JSON} and benchmarks.md beside it\n`);
+    }
+  } finally {
+    redis.disconnect();
+    await sink?.close();
+    await Promise.all(providers.map((p) => p.stop()));
+    await server.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

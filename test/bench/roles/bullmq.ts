@@ -1,0 +1,90 @@
+/**
+ * BullMQ doing the benchmark's workload, with BullMQ's documented defaults (job
+ * options, lock 30 s, stalled checks, events stream ~10,000, completed jobs kept).
+ * Only `concurrency` is set (its default is 1), to the same number of tasks in flight
+ * as the solvestream worker.
+ *
+ *   client   `queue.add('solve', task)` with the same bounded concurrency as the other
+ *            clients; results from `QueueEvents` (`completed`), BullMQ's documented way
+ *            to learn about finished jobs from another process
+ *   worker   a `Worker` whose processor does what a CAPTCHA worker does with the same
+ *            provider: `in.php`, then `res.php?action=get` until the token is there,
+ *            over a keep-alive agent of 64 sockets (the solvestream worker's provider
+ *            concurrency); the token is the job's return value
+ *
+ *   BENCH_ROLE=client|worker node dist/bench/roles/bullmq.js   (config: BENCH_CLIENT / BENCH_WORKER JSON)
+ */
+import http from 'node:http';
+import { Queue, QueueEvents, Worker } from 'bullmq';
+import Redis from 'ioredis';
+import { clientMain, type Contender } from '../lib/client';
+import { taskBody } from '../lib/tasks';
+
+export const QUEUE = 'captcha';
+
+interface WorkerConfig { redisUrl: string; prefix: string; providerUrl: string; concurrency: number; pollIntervalMs: number }
+
+function post(agent: http.Agent, base: URL, path: string, form: Record<string, string>): Promise<{ status: number; request: string }> {
+  const body = new URLSearchParams(form).toString();
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      hostname: base.hostname, port: base.port, path, method: 'POST', agent,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try { resolve(JSON.parse(Buffer.concat(chunks).toString()) as { status: number; request: string }); } catch (err) { reject(err as Error); }
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function worker(): Promise<void> {
+  const cfg = JSON.parse(process.env.BENCH_WORKER ?? '{}') as WorkerConfig;
+  const base = new URL(cfg.providerUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const connection = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
+  const w = new Worker(QUEUE, async (job) => {
+    const d = job.data as ReturnType<typeof taskBody>;
+    const sub = await post(agent, base, '/in.php', { key: 'bench', method: 'userrecaptcha', googlekey: d.params.websiteKey, pageurl: d.params.websiteURL, json: '1' });
+    if (sub.status !== 1) throw new Error(`in.php: ${sub.request}`);
+    for (;;) {
+      const r = await post(agent, base, '/res.php', { key: 'bench', action: 'get', id: sub.request, json: '1' });
+      if (r.status === 1) return r.request;
+      if (r.request !== 'CAPCHA_NOT_READY') throw new Error(`res.php: ${r.request}`);
+      await new Promise((res) => setTimeout(res, cfg.pollIntervalMs));
+    }
+  }, { connection, prefix: cfg.prefix, concurrency: cfg.concurrency });
+  await w.waitUntilReady();
+  process.stdout.write('worker ready\n');
+  process.on('SIGTERM', () => void w.close().then(() => { connection.disconnect(); process.exit(0); }));
+}
+
+async function client(): Promise<void> {
+  await clientMain(async (cfg): Promise<Contender> => {
+    const connection = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
+    const queue = new Queue(QUEUE, { connection, prefix: cfg.prefix });
+    const events = new QueueEvents(QUEUE, { connection: { url: cfg.redisUrl } as never, prefix: cfg.prefix });
+    await events.waitUntilReady();
+    let tell: (id: string) => void = () => undefined;
+    events.on('completed', ({ jobId }) => tell(jobId));
+    return {
+      target: { submit: async (i) => (await queue.add('solve', taskBody(i))).id as string },
+      onResult: (fn) => { tell = fn; },
+      close: async () => {
+        await events.close();
+        await queue.close();
+        connection.disconnect();
+      },
+    };
+  });
+}
+
+(process.env.BENCH_ROLE === 'worker' ? worker() : client()).catch((err: unknown) => {
+  process.stderr.write(`bullmq ${process.env.BENCH_ROLE}: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
