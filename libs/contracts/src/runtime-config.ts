@@ -23,7 +23,7 @@
  * What is runtime and what is not: a provider's URL and protocol are deployment
  * settings (env, rolled out with the release) because a checkpoint names the provider
  * that holds a task and must keep meaning the same endpoint; its key, whether it takes
- * new tasks, its place in the order and its balance floor are runtime settings here.
+ * new tasks and its place in the order are runtime settings here.
  * Names in the doc refer to providers the workers were started with; a worker ignores
  * (and reports) a name it does not know.
  *
@@ -45,8 +45,6 @@ export interface ProviderSettings {
   key?: string;
   /** false: the provider takes no new tasks (tasks it already holds are still polled there). Default true. */
   enabled?: boolean;
-  /** Balance floor below which the provider takes no new tasks. Absent: the worker's own setting. */
-  minBalance?: number;
 }
 
 export interface RuntimeConfig {
@@ -89,7 +87,7 @@ export class ConfigInvalidError extends Error {
 
 const NAME_RE = /^[a-z0-9_-]{1,32}$/;
 const TOP = new Set(['providers', 'order', 'limits', 'mode']);
-const PROVIDER_FIELDS = new Set(['key', 'enabled', 'minBalance']);
+const PROVIDER_FIELDS = new Set(['key', 'enabled']);
 const LIMIT_FIELDS = new Set(['workerConcurrency']);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -119,10 +117,6 @@ export function validateRuntimeConfig(raw: unknown): RuntimeConfig {
         if (p.enabled !== undefined) {
           if (typeof p.enabled !== 'boolean') problems.push(`${at}.enabled: must be true or false`);
           else s.enabled = p.enabled;
-        }
-        if (p.minBalance !== undefined) {
-          if (typeof p.minBalance !== 'number' || !Number.isFinite(p.minBalance) || p.minBalance < 0) problems.push(`${at}.minBalance: must be a number ≥ 0`);
-          else s.minBalance = p.minBalance;
         }
         out.providers[name] = s;
       }

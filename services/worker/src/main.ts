@@ -10,6 +10,7 @@ import { keyspace, WORKERS_GROUP } from '@solvestream/contracts';
 import { startOpsServer, telemetryHandle } from '@solvestream/telemetry';
 import { createWorkerMetrics } from './metrics';
 import { ReportForwarder } from './reports';
+import { RuntimeConfigWatcher } from './runtime-config';
 import type { Worker } from './worker';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
       }
     },
   });
+  const runtimeConfig = new RuntimeConfigWatcher({ redis, keys, logger: logger.child({ component: 'config' }), router, worker, intervalMs: e.CONFIG_POLL_MS });
   const reportsRedis = createRedis({ url: e.REDIS_URL, name: `${consumer}:reports`, role: 'blocking', blockingTimeoutMs: e.BLOCK_MS + 5000, onError });
   const reports = new ReportForwarder({ redis, blockingRedis: reportsRedis, keys, router, logger: logger.child({ component: 'reports' }), consumer, blockMs: e.BLOCK_MS });
   onShutdownSignal({
@@ -69,6 +71,7 @@ async function main(): Promise<void> {
     forceAfterMs: e.DRAIN_GRACE_MS + 15_000,
     exitWithParent: process.env.SS_EXIT_WITH_PARENT === '1',
     shutdown: async () => {
+      runtimeConfig.close();
       reportsRedis.disconnect();
       await reports.close();
       await worker.close(e.DRAIN_GRACE_MS);
@@ -80,10 +83,12 @@ async function main(): Promise<void> {
       await telemetryHandle().shutdown();
     },
   });
+  // The config in force first: no task is submitted with a key it already replaced.
+  await runtimeConfig.start();
   await worker.start();
   reports.start();
   router.start();
-  logger.info({ provider: provider.name, fallbacks: fallbacks.map((f) => f.name), concurrency: e.WORKER_CONCURRENCY, ops: ops.url }, 'worker ready');
+  logger.info({ provider: provider.name, fallbacks: fallbacks.map((f) => f.name), concurrency: worker.maxConcurrency, configVersion: runtimeConfig.version, ops: ops.url }, 'worker ready');
 }
 
 main().catch((err: unknown) => {

@@ -41,6 +41,10 @@ export function createWorkerMetrics(o: { instance: string; redis: Redis; keys: K
     collect() { this.set(o.worker()?.stats.inFlight ?? 0); },
   });
   new Gauge({
+    name: 'solvestream_config_version', help: 'Version of the runtime config in force in this process (0: none)', registers: [registry],
+    collect() { this.set(o.worker()?.configVersion ?? 0); },
+  });
+  new Gauge({
     name: 'solvestream_provider_breaker_state', help: 'Circuit breaker per provider: 1 for the current state', labelNames: ['provider', 'state'], registers: [registry],
     collect() {
       for (const p of o.providers?.() ?? []) for (const st of BREAKER_STATES) this.set({ provider: p.name, state: st }, p.breaker.state === st ? 1 : 0);

@@ -120,8 +120,38 @@ export class Worker {
     state: 'running', inFlight: 0, solved: 0, failed: 0, duplicates: 0, retried: 0, handedBack: 0, lost: 0, poison: 0, errors: 0,
   };
 
+  /** Most tasks solving at once; starts as `o.concurrency`, changed by `setConcurrency`. */
+  private concurrency: number;
+  /** Version of the runtime config in force here (heartbeats report it); 0 = none. */
+  configVersion = 0;
+
   constructor(private readonly o: WorkerOptions) {
     this.leaseMs = o.leaseMs ?? 30_000;
+    this.concurrency = o.concurrency;
+  }
+
+  /**
+   * Changes the bound on tasks solving at once (runtime config). Lowering it never
+   * interrupts a task: the loop stops reading until enough tasks end. Raising it starts
+   * backlogged tasks at once and wakes a loop waiting for a slot.
+   */
+  setConcurrency(n: number): void {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`concurrency must be a positive integer, got ${n}`);
+    this.concurrency = n;
+    while (this.state === 'running' && this.inFlight.size < this.concurrency && this.backlog.length > 0) {
+      const next = this.backlog.shift() as (typeof this.backlog)[number];
+      this.startSolving(next.entry, next.id, next.checkpoint);
+    }
+    if (this.free > 0) {
+      const wake = this.slotFreed;
+      this.slotFreed = undefined;
+      wake?.();
+    }
+  }
+
+  /** The bound in force (see setConcurrency). */
+  get maxConcurrency(): number {
+    return this.concurrency;
   }
 
   async start(): Promise<void> {
@@ -174,7 +204,7 @@ export class Worker {
     try {
       await this.o.redis.xadd(this.o.keys.heartbeats, 'MAXLEN', '~', 10_000, '*',
         'v', '1', 'service', 'worker', 'instance', this.o.consumer, 'version', this.o.version ?? '0',
-        'state', this.state, 'inFlight', this.inFlight.size, 'held', this.held.size,
+        'state', this.state, 'inFlight', this.inFlight.size, 'held', this.held.size, 'concurrency', this.concurrency, 'configVersion', this.configVersion,
         'solved', this.stats.solved, 'failed', this.stats.failed, 'at', Date.now());
     } catch {
       /* heartbeats are best effort */
@@ -182,7 +212,7 @@ export class Worker {
   }
 
   private get free(): number {
-    return this.o.concurrency - this.inFlight.size - this.backlog.length;
+    return this.concurrency - this.inFlight.size - this.backlog.length;
   }
 
   private sleep = (ms: number): Promise<boolean> =>
@@ -235,7 +265,7 @@ export class Worker {
     const out: StreamEntry[] = [];
     const shares = lanes.map((_, i) => {
       const share = LANE_SHARES[i] ?? 0;
-      this.credits[i] = Math.min((this.credits[i] ?? 0) + free * share, Math.max(1, this.o.concurrency * share));
+      this.credits[i] = Math.min((this.credits[i] ?? 0) + free * share, Math.max(1, this.concurrency * share));
       return Math.floor(this.credits[i] ?? 0);
     });
     let budget = free;
@@ -313,7 +343,7 @@ export class Worker {
     // Highest priority first when more arrived than there are slots.
     ready.sort((a, b) => PRIORITIES.indexOf(a.entry.priority) - PRIORITIES.indexOf(b.entry.priority));
     for (const r of ready) {
-      if (this.inFlight.size < this.o.concurrency) this.startSolving(r.entry, r.id, r.checkpoint);
+      if (this.inFlight.size < this.concurrency) this.startSolving(r.entry, r.id, r.checkpoint);
       else this.backlog.push(r);
     }
   }
@@ -366,7 +396,7 @@ export class Worker {
         span.end();
         this.held.delete(id);
         this.inFlight.delete(p);
-        const next = this.state === 'running' ? this.backlog.shift() : undefined;
+        const next = this.state === 'running' && this.inFlight.size < this.concurrency ? this.backlog.shift() : undefined;
         if (next) this.startSolving(next.entry, next.id, next.checkpoint);
         this.stats.inFlight = this.inFlight.size;
         const wake = this.slotFreed;

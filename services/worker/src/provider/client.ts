@@ -85,6 +85,16 @@ export class ProviderClient {
     this.multiGet = this.wire.multiGet;
   }
 
+  /** The key in use (secret; compare, never log). */
+  get key(): string {
+    return this.http.key;
+  }
+
+  /** Rotates the API key for every request sent from now on (see ProviderHttp.setKey). */
+  setKey(key: string): void {
+    this.http.setKey(key);
+  }
+
   /** Closes its connections (at shutdown: a request still in flight fails as NETWORK). */
   close(): void {
     this.http.close();

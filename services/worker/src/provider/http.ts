@@ -44,8 +44,13 @@ export class ProviderHttp {
   private readonly request: typeof http.request;
   private active = 0;
   private readonly waiting: (() => void)[] = [];
+  private currentKey: string;
+  /** Every key this client has used: an error quoting an earlier one is scrubbed too. */
+  private readonly keys: string[];
 
   constructor(readonly o: HttpOptions) {
+    this.currentKey = o.key;
+    this.keys = [o.key];
     this.url = new URL(o.baseUrl.replace(/\/+$/, ''));
     const tls = this.url.protocol === 'https:';
     this.agent = tls
@@ -54,10 +59,24 @@ export class ProviderHttp {
     this.request = tls ? https.request : http.request;
   }
 
-  /** A classified error whose message names the provider and has the key scrubbed out. */
+  /** The API key requests are sent with now. Secret. */
+  get key(): string {
+    return this.currentKey;
+  }
+
+  /**
+   * Switches the key (runtime-config rotation). Requests already sent finish with the
+   * old key; every request sent from now on carries the new one.
+   */
+  setKey(key: string): void {
+    this.currentKey = key;
+    if (!this.keys.includes(key)) this.keys.push(key);
+  }
+
+  /** A classified error whose message names the provider and has every key scrubbed out. */
   error(code: string, message: string, cause?: unknown): ProviderError {
     const cls = classifyCode(code, this.o.zeroBalanceIsCapacity);
-    return new ProviderError(this.o.name, code, cls, scrubSecrets(`${this.o.name}: ${message}`, [this.o.key]), cause);
+    return new ProviderError(this.o.name, code, cls, scrubSecrets(`${this.o.name}: ${message}`, this.keys), cause);
   }
 
   /** Requests queued behind the concurrency bound (for tests and metrics). */

@@ -133,7 +133,7 @@ export class JsonWire implements Wire {
   constructor(private readonly http: ProviderHttp) {}
 
   private async call(method: string, fields: Obj): Promise<JsonReply> {
-    const text = await this.http.post(`/${method}`, { json: { clientKey: this.http.o.key, ...fields } });
+    const text = await this.http.post(`/${method}`, { json: { clientKey: this.http.key, ...fields } });
     const reply = parseJsonApiReply(text);
     if (!reply) throw this.http.error('BAD_RESPONSE', `${method} answered something that is not a JSON-API reply: ${JSON.stringify(text.trim().slice(0, 120))}`);
     return reply;

@@ -128,7 +128,7 @@ export class V1Wire implements Wire {
 
   /** POSTs a form to `path` and returns the parsed json=1 reply; transport problems throw. */
   private async call(path: '/in.php' | '/res.php', fields: Record<string, string>): Promise<V1Reply> {
-    const text = await this.http.post(path, { form: { ...fields, key: this.http.o.key, json: '1' } });
+    const text = await this.http.post(path, { form: { ...fields, key: this.http.key, json: '1' } });
     const reply = parseJsonReply(text);
     if (reply) return reply;
     const plain = text.trim();

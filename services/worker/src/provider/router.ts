@@ -25,6 +25,11 @@
  * retry nor a failover can rule out a second solve in that case; the router treats it
  * as refused, like the single-provider path did before it.
  *
+ * Runtime settings (`configure`, from the versioned runtime config): the preference
+ * order of new submits, and providers switched off for new tasks. A switched-off
+ * provider still polls and reports the tasks it holds; the set of providers itself is
+ * fixed at start-up (a checkpoint must keep naming the same endpoint).
+ *
  * Events (`onEvent`): breaker open/closed and balance low/ok, for alerts and metrics.
  */
 import type { Logger } from '@solvestream/core';
@@ -66,6 +71,8 @@ export interface ProviderHealth {
   name: string;
   protocol: string;
   eligible: boolean;
+  /** false while the runtime config switches it off for new tasks. */
+  enabled: boolean;
   breaker: ReturnType<CircuitBreaker['snapshot']>;
   balance?: { state: string; minBalance: number; last?: number };
 }
@@ -73,8 +80,10 @@ export interface ProviderHealth {
 export class ProviderRouter {
   /** Providers by name (the checkpoint names the one holding a task). */
   readonly providers: ReadonlyMap<string, RoutedProvider>;
-  /** Providers in order of preference. */
-  readonly order: readonly RoutedProvider[];
+  /** Start-up order (the env's), the base that `configure` reorders. */
+  private readonly initial: readonly RoutedProvider[];
+  private current: readonly RoutedProvider[];
+  private disabled = new Set<string>();
   private readonly listeners = new Set<(e: RouterEvent) => void>();
   private readonly log: Logger | undefined;
   private readonly clock: () => number;
@@ -98,8 +107,36 @@ export class ProviderRouter {
       if (byName.has(p.name)) throw new Error(`provider name ${JSON.stringify(p.name)} is used twice`);
       byName.set(p.name, p);
     }
-    this.order = order;
+    this.initial = order;
+    this.current = order;
     this.providers = byName;
+  }
+
+  /** Providers in order of preference for new submits. */
+  get order(): readonly RoutedProvider[] {
+    return this.current;
+  }
+
+  /**
+   * Applies runtime settings: `order` names go first, in that order, the rest follow in
+   * start-up order; `disabled` providers take no new tasks. Names this router does not
+   * know are returned (and otherwise ignored). Calling it with `{}` restores start-up.
+   */
+  configure(o: { order?: readonly string[]; disabled?: Iterable<string> }): string[] {
+    const unknown = new Set<string>();
+    const first: RoutedProvider[] = [];
+    for (const name of o.order ?? []) {
+      const p = this.providers.get(name);
+      if (p) first.push(p);
+      else unknown.add(name);
+    }
+    this.current = [...first, ...this.initial.filter((p) => !first.includes(p))];
+    this.disabled = new Set();
+    for (const name of o.disabled ?? []) {
+      if (this.providers.has(name)) this.disabled.add(name);
+      else unknown.add(name);
+    }
+    return [...unknown];
   }
 
   get(name: string): RoutedProvider | undefined {
@@ -108,12 +145,12 @@ export class ProviderRouter {
 
   /** Starts the balance checks (one at once, then every interval). */
   start(): void {
-    for (const p of this.order) p.balance?.start();
+    for (const p of this.initial) p.balance?.start();
   }
 
   /** Stops the balance checks and closes idle connections. Pollers are closed by their owner. Safe to call twice. */
   close(): void {
-    for (const p of this.order) {
+    for (const p of this.initial) {
       p.balance?.stop();
       p.client.close();
     }
@@ -121,11 +158,12 @@ export class ProviderRouter {
 
   /** Runs one balance check on every provider that has a minimum, now. */
   async checkBalances(): Promise<void> {
-    await Promise.all(this.order.map((p) => p.balance?.check()));
+    await Promise.all(this.initial.map((p) => p.balance?.check()));
   }
 
   /** Why `p` takes no new task right now, or undefined when it does. */
   private ineligible(p: RoutedProvider): string | undefined {
+    if (this.disabled.has(p.name)) return 'disabled by config';
     if (p.balance?.state === 'low') return 'balance low';
     if (!p.breaker.available) return `breaker ${p.breaker.state}`;
     return undefined;
@@ -136,6 +174,7 @@ export class ProviderRouter {
       name: p.name,
       protocol: p.client.protocol,
       eligible: this.ineligible(p) === undefined,
+      enabled: !this.disabled.has(p.name),
       breaker: p.breaker.snapshot(),
       balance: p.balance && { state: p.balance.state, minBalance: p.balance.minBalance, last: p.balance.lastBalance?.balance },
     }));
@@ -187,7 +226,7 @@ export class ProviderRouter {
     const now = this.clock();
     let best: number | undefined;
     for (const p of this.order) {
-      const at = p.balance?.state === 'low' ? undefined : p.breaker.retryAt;
+      const at = p.balance?.state === 'low' || this.disabled.has(p.name) ? undefined : p.breaker.retryAt;
       if (at !== undefined) best = Math.min(best ?? Infinity, Math.max(0, at - now));
     }
     return best;
