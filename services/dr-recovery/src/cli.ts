@@ -7,6 +7,7 @@
  *   dr verify              read every segment, check every checksum and id order
  *   dr restore [--merge]   rebuild the partition from the archive (empty Redis only; --merge keeps
  *                          what live services wrote after a wipe)
+ *   dr config show | set | history | rollback   the versioned runtime config (config-cli.ts)
  *
  * Env: REDIS_URL, KEY_PREFIX, PARTITION, ARCHIVE_DIR (default ./archive), RESULT_TTL_SECONDS.
  * Prints JSON. Exit codes: 0 done, 1 failed or refused (the message says why), 2 usage error.
@@ -19,6 +20,7 @@ import { ArchiveWriter } from './archive';
 import { restore, RestoreRefusedError } from './restore';
 import { DrService } from './service';
 import { archiveStatus, verifyArchive } from './status';
+import { CONFIG_USAGE, runConfigCommand } from './config-cli';
 
 const CLI_ENV = {
   ...PARTITION_ENV,
@@ -26,18 +28,18 @@ const CLI_ENV = {
   RESULT_TTL_SECONDS: env.int({ doc: 'Projection TTL after an outcome, s', default: 86_400, min: 0 }),
 };
 
-const USAGE = 'usage: dr status | backup | verify | restore [--merge]';
+const USAGE = `usage: dr status | backup | verify | restore [--merge]\n       ${CONFIG_USAGE.replace('usage: ', '')}`;
 
 export async function run(argv: string[], out: (s: string) => void, source: Record<string, string | undefined> = process.env): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { merge: { type: 'boolean' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { merge: { type: 'boolean' }, reason: { type: 'string' }, by: { type: 'string' }, file: { type: 'string' } } });
   } catch (err) {
     out(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const [command] = parsed.positionals;
-  if (!command || !['status', 'backup', 'verify', 'restore'].includes(command)) {
+  if (!command || !['status', 'backup', 'verify', 'restore', 'config'].includes(command)) {
     out(`${command ? `unknown command ${JSON.stringify(command)}` : 'missing command'}\n${USAGE}`);
     return 2;
   }
@@ -58,6 +60,8 @@ export async function run(argv: string[], out: (s: string) => void, source: Reco
   const keys = keyspace({ prefix: e.KEY_PREFIX, partition: e.PARTITION });
   try {
     switch (command) {
+      case 'config':
+        return await runConfigCommand({ redis, keys, args: parsed.positionals.slice(1), values: parsed.values, out, env: source });
       case 'status':
         json(await archiveStatus(redis, keys, e.ARCHIVE_DIR));
         return 0;
