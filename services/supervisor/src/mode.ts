@@ -26,12 +26,14 @@
  *   (defaults; all configurable)
  *
  * An operator can pin a mode (`HSET <mode key> mode emergency pinned 1`): a pinned mode
- * is left alone until `pinned` is removed. Several supervisors may run: each decides
+ * is left alone until `pinned` is removed. The versioned runtime config pins it too
+ * (`dr config set mode=emergency`; `mode=auto` hands it back): its mode is written, with
+ * the version as the reason, and wins over the hash pin. Several supervisors may run: each decides
  * from the same Redis data and `writeMode` is a no-op when the mode is unchanged.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '@solvestream/core';
-import { decodeResultEntry, fieldsToObject, readMode, writeMode, type Keyspace, type Mode } from '@solvestream/contracts';
+import { decodeResultEntry, fieldsToObject, readConfig, readMode, writeMode, type Keyspace, type Mode } from '@solvestream/contracts';
 
 export interface ModeSignals {
   errorRate: number;
@@ -201,11 +203,21 @@ export class ModeController {
   async tick(now: number): Promise<Mode | undefined> {
     if (now - this.lastRun < (this.o.everyMs ?? 5_000)) return undefined;
     this.lastRun = now;
-    const [state, pinned, signals] = await Promise.all([
+    const [state, pinned, signals, config] = await Promise.all([
       readMode(this.o.redis, this.o.keys),
       this.o.redis.hget(this.o.keys.mode, 'pinned'),
       readSignals(this.o.redis, this.o.keys, now, this.o),
+      readConfig(this.o.redis, this.o.keys),
     ]);
+    const configured = config?.doc.mode;
+    if (config && configured && configured !== 'auto') {
+      const reason = `pinned by runtime config version ${config.version}`;
+      this.last = { mode: configured, signals, reason };
+      if (await writeMode(this.o.redis, this.o.keys, { mode: configured, since: now, reason, by: this.o.instance })) {
+        this.o.logger.warn({ from: state.mode, to: configured, configVersion: config.version }, 'degradation mode set by runtime config');
+      }
+      return configured;
+    }
     if (pinned) {
       this.last = { mode: state.mode, signals, reason: 'pinned by an operator' };
       return state.mode;

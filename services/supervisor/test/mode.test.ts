@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import Redis from 'ioredis';
 import { startRedis, type RedisServer } from '@solvestream/testkit';
 import { createLogger } from '@solvestream/core';
-import { Admission, encodeResultEntry, ensureWorkerGroups, keyspace, readMode, Transitions, type ResultEntry } from '@solvestream/contracts';
+import { Admission, encodeResultEntry, ensureWorkerGroups, keyspace, readMode, Transitions, writeConfig, type ResultEntry } from '@solvestream/contracts';
 import { DEFAULT_THRESHOLDS, ModeController, ModeDecider, pressure, readSignals, type ModeSignals } from '../src/mode';
 import { Supervisor } from '../src/supervisor';
 
@@ -111,4 +111,17 @@ test('the supervisor stores the mode; producers then refuse normal priority; a p
   await sup.tick();
   assert.equal((await readMode(redis, ks)).mode, 'normal', 'pinned by an operator');
   assert.equal(mode.last?.reason, 'pinned by an operator');
+});
+
+test('the runtime config pins the mode (versioned, wins over the signals); mode=auto hands it back', async () => {
+  await seed({ solved: 100, failed: 0, workers: ['w1'], queued: 0 });
+  const mode = new ModeController({ redis, keys: ks, logger, instance: 'sup-test', thresholds: { ...T, enterAfterMs: 0, exitAfterMs: 0 }, everyMs: 0 });
+  assert.equal(await mode.tick(Date.now()), 'normal');
+  const v1 = await writeConfig(redis, ks, { doc: { mode: 'degraded' }, expectedVersion: 0, by: 'ops', reason: 'provider trouble' });
+  assert.equal(await mode.tick(Date.now()), 'degraded', 'healthy signals, but the config pins it');
+  const stored = await readMode(redis, ks);
+  assert.equal(stored.mode, 'degraded');
+  assert.match(stored.reason, /runtime config version 1/);
+  await writeConfig(redis, ks, { doc: { mode: 'auto' }, expectedVersion: v1.version, by: 'ops', reason: 'back to auto' });
+  assert.equal(await mode.tick(Date.now()), 'normal', 'auto: the supervisor decides again (and steps down)');
 });
