@@ -69,6 +69,8 @@ export interface Keyspace {
   readonly drEpoch: string;
   /** Stream of runtime-config versions (provider keys, order, limits, mode pin), one entry per version; see runtime-config.ts. Never trimmed. */
   readonly config: string;
+  /** Stream a restore fills with one history stream's archived entries before swapping it in (`dr:staging:<name>`); see dr-recovery restore.ts. */
+  drStaging(stream: string): string;
 }
 
 const PREFIX_RE = /^[A-Za-z0-9_.-]{1,32}$/;
@@ -108,6 +110,7 @@ export function keyspace(options: KeyspaceOptions = {}): Keyspace {
     webhooks: `${base}webhooks`,
     drEpoch: `${base}dr:epoch`,
     config: `${base}config`,
+    drStaging: (stream) => `${base}dr:staging:${encodeURIComponent(stream)}`,
   };
 }
 

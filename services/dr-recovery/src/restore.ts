@@ -12,24 +12,27 @@
  *     entry of that stream (else the two histories cannot be interleaved by id).
  *
  * Steps:
- *   1. history streams (events, results, dead-letter, control, alerts): every archived
- *      entry with its ORIGINAL id, then the entries written after the wipe, in one
- *      MULTI per stream (WATCHed, retried if a live writer races it); consumer groups of
- *      the stream are recreated where they were (live position if the group exists now,
- *      else the archived position);
- *   2. per task, one MULTI: projection + (unfinished) its requeued lane entry; skipped when
- *      the projection already exists, so a restore interrupted half-way can be re-run;
+ *   1. history streams (events, results, dead-letter, control, alerts, config): every
+ *      archived entry with its ORIGINAL id into a staging stream (chunked), then one
+ *      atomic script swaps it in with the entries written after the wipe behind it
+ *      (restoreStream.lua; live writers never abort it, so a restore under load does not
+ *      fail); consumer groups of the stream are recreated where they were (live position
+ *      if the group exists now, else the archived position);
+ *   2. per chunk of tasks, one script (restoreTasks.lua): projection + (unfinished) its
+ *      requeued lane entry; skipped when the projection already exists, so a restore
+ *      interrupted half-way can be re-run;
  *   3. the `workers` group on every lane, `id-seq` raised past every archived numeric id;
  *   4. the epoch marker, last: a restore that dies before it is simply run again.
  *
  * Deterministic: restoring the same archive into two empty Redis servers yields the same
- * keys and values (requeued lane entries get ids `<archive max ms + 1>-<n>` when their
- * lane is empty). Not restored (not in any stream): idempotency keys, the delayed set
+ * keys and values (requeued lane entries get ids `<archive max ms + 1>-<n>` unless a live
+ * writer is already past that id in their lane). Not restored (not in any stream): idempotency keys, the delayed set
  * (due retries are requeued at once), open-task sets, stats, webhooks, tenants, api keys.
  */
 import type { Redis } from 'ioredis';
 import { ensureWorkerGroups, type Keyspace } from '@solvestream/contracts';
 import { readArchive, type ArchiveRead } from './archive';
+import { runScript } from './scripts';
 import { foldArchive, type RestorePlan } from './fold';
 import type { GroupPosition } from './manifest';
 import type { ArchivedEntry } from './segment';
@@ -46,6 +49,8 @@ export interface RestoreOptions {
   /** Seconds a terminal projection lives after its outcome (match the services). 0 = forever. Default 86,400. */
   resultTtlSeconds?: number;
   now?: () => number;
+  /** Tasks per restoreTasks.lua call (and entries per staging pipeline). Default 2,000. */
+  chunk?: number;
 }
 
 export interface RestoreReport {
@@ -86,19 +91,6 @@ async function scanPartition(redis: Redis, keys: Keyspace): Promise<string[]> {
   return out.sort();
 }
 
-async function groupsOf(redis: Redis, key: string): Promise<GroupPosition[]> {
-  try {
-    const rows = (await redis.xinfo('GROUPS', key)) as (string | number)[][];
-    return rows.map((row) => {
-      const g: Record<string, string> = {};
-      for (let i = 0; i + 1 < row.length; i += 2) g[String(row[i])] = String(row[i + 1]);
-      return { name: g.name ?? '', lastDeliveredId: g['last-delivered-id'] ?? '0-0' };
-    });
-  } catch {
-    return [];
-  }
-}
-
 /** Why a restore into this Redis would be refused (empty list: it may proceed). */
 export async function assessTarget(redis: Redis, keys: Keyspace, plan: RestorePlan, mode: RestoreMode): Promise<string[]> {
   const reasons: string[] = [];
@@ -108,8 +100,9 @@ export async function assessTarget(redis: Redis, keys: Keyspace, plan: RestorePl
   // Written by live services within seconds of a wipe, and no task state: strict mode lets them be.
   const tolerated = new Set([keys.heartbeats, keys.alerts, keys.control]);
   const streamKeys = new Map(archivedStreams(keys).map((s) => [s.key, s.name]));
+  const staging = keys.drStaging('');
   for (const key of await scanPartition(redis, keys)) {
-    if (key === keys.drEpoch) continue;
+    if (key === keys.drEpoch || key.startsWith(staging)) continue; // staging: left by an interrupted restore, replaced
     const type = await redis.type(key);
     if (type === 'stream') {
       const len = await redis.xlen(key);
@@ -138,39 +131,23 @@ export async function assessTarget(redis: Redis, keys: Keyspace, plan: RestorePl
   return reasons;
 }
 
-/** Writes one history stream: archived entries (original ids), then live ones newer than them. */
-async function restoreStream(redis: Redis, key: string, archived: readonly ArchivedEntry[], groups: readonly GroupPosition[]): Promise<number> {
-  const last = archived.at(-1)?.id ?? '0-0';
-  for (let tries = 0; ; tries++) {
-    await redis.watch(key);
-    const live = ((await redis.xrange(key, '-', '+')) as [string, string[]][]).filter(([id]) => compareIds(id, last) > 0);
-    const liveGroups = await groupsOf(redis, key);
-    const m = redis.multi();
-    m.del(key);
-    for (const e of archived) m.xadd(key, e.id, ...e.fields);
-    for (const [id, fields] of live) m.xadd(key, id, ...fields);
-    const byName = new Map(groups.map((g) => [g.name, g.lastDeliveredId]));
-    for (const g of liveGroups) byName.set(g.name, g.lastDeliveredId);
-    for (const [name, id] of byName) m.xgroup('CREATE', key, name, id, 'MKSTREAM');
-    const res = await m.exec();
-    if (res === null) {
-      if (tries >= 20) throw new Error(`restore of ${key}: a live writer kept changing it (20 tries)`);
-      continue;
-    }
-    const failed = res.find(([err]) => err);
+/**
+ * Writes one history stream: its archived entries (original ids) go to a staging stream in
+ * chunks, then restoreStream.lua swaps it in with the live entries newer than them behind
+ * it, in one atomic call (live writers never abort it; see the script's header).
+ */
+async function restoreStream(redis: Redis, key: string, staging: string, archived: readonly ArchivedEntry[], groups: readonly GroupPosition[]): Promise<number> {
+  await redis.del(staging);
+  for (let i = 0; i < archived.length; i += CHUNK) {
+    const p = redis.pipeline();
+    for (const e of archived.slice(i, i + CHUNK)) p.xadd(staging, e.id, ...e.fields);
+    const res = await p.exec();
+    const failed = res?.find(([err]) => err);
     if (failed?.[0]) throw new Error(`restore of ${key}: ${failed[0].message}`);
-    return live.length;
   }
-}
-
-async function lastGeneratedId(redis: Redis, key: string): Promise<string> {
-  try {
-    const info = (await redis.xinfo('STREAM', key)) as unknown[];
-    const i = info.indexOf('last-generated-id');
-    return i >= 0 ? String(info[i + 1]) : '0-0';
-  } catch {
-    return '0-0'; // no such key
-  }
+  const last = archived.at(-1)?.id ?? '0-0';
+  const kept = await runScript(redis, 'restoreStream', [key, staging], [last, groups.length, ...groups.flatMap((g) => [g.name, g.lastDeliveredId])]);
+  return Number(kept);
 }
 
 export function markerValue(archiveId: string, now: number): string {
@@ -200,44 +177,38 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
     const archived = plan.history.get(name) ?? [];
     const groups = read.manifest.groups[name] ?? [];
     if (!s || (archived.length === 0 && groups.length === 0)) continue;
-    report.liveKept[name] = await restoreStream(redis, s.key, archived, groups);
+    report.liveKept[name] = await restoreStream(redis, s.key, keys.drStaging(name), archived, groups);
     report.streams[name] = archived.length;
   }
 
   const ttl = o.resultTtlSeconds ?? 86_400;
+  // Requeued entries propose ids `<archive max ms + 1>-<n>` (deterministic in an empty
+  // Redis); restoreTasks.lua falls back to `*` on a lane a live writer is already ahead in.
   const baseMs = BigInt(plan.maxId.split('-')[0] ?? '0') + 1n;
+  const laneIndex = new Map(keys.lanes.map((k, i) => [k, i + 1]));
   let seq = 0;
-  // A lane whose last generated id is below the archive's newest takes deterministic ids.
-  const freshLane = new Map<string, boolean>();
-  for (const k of keys.lanes) freshLane.set(k, compareIds(await lastGeneratedId(redis, k), `${baseMs}-0`) < 0);
-  for (let i = 0; i < plan.tasks.length; i += CHUNK) {
-    const chunk = plan.tasks.slice(i, i + CHUNK);
-    const exists = await Promise.all(chunk.map((t) => redis.exists(keys.task(t.taskId))));
-    const p = redis.multi();
+  const chunkSize = o.chunk ?? CHUNK;
+  for (let i = 0; i < plan.tasks.length; i += chunkSize) {
+    const taskKeys: string[] = [];
+    const args: (string | number)[] = [keys.lanes.length];
     const at = now();
-    for (const [j, t] of chunk.entries()) {
-      if (exists[j]) { report.skipped++; continue; }
+    for (const t of plan.tasks.slice(i, i + chunkSize)) {
       let expireIn = 0;
       if (t.completedAt !== undefined && ttl > 0) {
         expireIn = ttl - Math.floor((at - t.completedAt) / 1000);
         if (expireIn <= 0) { report.expired++; continue; }
       }
-      const projection = { ...t.projection };
-      if (t.requeue) {
-        const lane = keys.lane(t.requeue.priority);
-        const id = freshLane.get(lane) ? `${baseMs}-${seq++}` : '*';
-        p.xadd(lane, id, ...t.requeue.fields);
-        if (id !== '*') projection.entryId = id;
-        report.requeued++;
-      } else {
-        report.terminal++;
-      }
-      p.hset(keys.task(t.taskId), projection);
-      if (expireIn > 0) p.expire(keys.task(t.taskId), expireIn);
+      const projection = Object.entries(t.projection).flat();
+      const lane = t.requeue ? laneIndex.get(keys.lane(t.requeue.priority)) ?? 0 : 0;
+      const fields = t.requeue?.fields ?? [];
+      taskKeys.push(keys.task(t.taskId));
+      args.push(expireIn, lane, lane > 0 ? `${baseMs}-${seq++}` : '*', projection.length / 2, ...projection, fields.length, ...fields);
     }
-    const res = await p.exec();
-    const failed = res?.find(([err]) => err);
-    if (failed?.[0]) throw new Error(`restore of task projections: ${failed[0].message}`);
+    if (taskKeys.length === 0) continue;
+    const [terminal, requeued, skipped] = (await runScript(redis, 'restoreTasks', [...keys.lanes, ...taskKeys], args)) as [number, number, number];
+    report.terminal += terminal;
+    report.requeued += requeued;
+    report.skipped += skipped;
   }
 
   await ensureWorkerGroups(redis, keys);
