@@ -11,11 +11,15 @@
  * A crash between 1 and 2 leaves bytes past the committed length; `open` truncates them
  * and the next read from Redis fetches the same entries again from the saved cursors,
  * so nothing is archived twice and nothing is skipped.
+ *
+ * Segment files the manifest does not name are leftovers of a crash mid-rotation or
+ * mid-compaction (compact.ts): the manifest is the truth, so `open` deletes them.
+ * Segment numbers are never reused (`nextSegment`), since compaction removes segments.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeFrame, readSegment, type ArchivedEntry, type TornTail } from './segment';
-import { loadManifest, newManifest, saveManifest, type GroupPosition, type Manifest, type SegmentInfo } from './manifest';
+import { loadManifest, MANIFEST_FILE, newManifest, saveManifest, type CompactionSummary, type GroupPosition, type Manifest, type SegmentInfo } from './manifest';
 import { compareIds } from './streams';
 
 export interface ArchiveWriterOptions {
@@ -24,6 +28,11 @@ export interface ArchiveWriterOptions {
   partition: string;
   /** Start a new segment once the active one reaches this size. Default 64 MiB. */
   segmentMaxBytes?: number;
+  /**
+   * Start a new segment once the active one is this old, ms, so that a quiet archive
+   * still seals segments for compaction to act on. Default 1 hour.
+   */
+  segmentMaxAgeMs?: number;
   /** Clock (tests). */
   now?: () => number;
 }
@@ -34,6 +43,7 @@ export class ArchiveLockedError extends Error {
 
 const LOCK_FILE = 'LOCK';
 const segmentName = (n: number): string => `seg-${String(n).padStart(6, '0')}.ssa`;
+const segmentNumber = (file: string): number => Number(/^seg-(\d+)\.ssa$/.exec(file)?.[1] ?? 0);
 
 function pidAlive(pid: number): boolean {
   try {
@@ -48,13 +58,20 @@ function pidAlive(pid: number): boolean {
 export class ArchiveWriter {
   private fd: number | undefined;
   private closed = false;
+  /** Stray segment files `open` deleted (see the header). */
+  removedStrays: string[] = [];
 
   private constructor(
     readonly dir: string,
     readonly manifest: Manifest,
     private readonly segmentMaxBytes: number,
+    private readonly segmentMaxAgeMs: number,
     private readonly now: () => number,
   ) {}
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
 
   /** Opens (or creates) the archive, takes the lock and truncates any uncommitted tail. */
   static open(o: ArchiveWriterOptions): ArchiveWriter {
@@ -73,7 +90,11 @@ export class ArchiveWriter {
       m = newManifest(o.prefix, o.partition, now());
       saveManifest(o.dir, m);
     }
-    const w = new ArchiveWriter(o.dir, m, o.segmentMaxBytes ?? 64 * 1024 * 1024, now);
+    m.nextSegment ??= Math.max(0, ...m.segments.map((x) => segmentNumber(x.file))) + 1;
+    const w = new ArchiveWriter(o.dir, m, o.segmentMaxBytes ?? 64 * 1024 * 1024, o.segmentMaxAgeMs ?? 3_600_000, now);
+    w.removedStrays = strayFiles(o.dir, m);
+    for (const f of w.removedStrays) rmSync(join(o.dir, f), { force: true });
+    rmSync(join(o.dir, `${MANIFEST_FILE}.tmp`), { force: true });
     const active = m.segments.at(-1);
     if (active) {
       const path = join(o.dir, active.file);
@@ -100,7 +121,8 @@ export class ArchiveWriter {
     const at = this.now();
     const frame = encodeFrame({ at, entries: fresh });
     let seg = this.manifest.segments.at(-1);
-    if (!seg || (seg.bytes > 0 && seg.bytes + frame.length > this.segmentMaxBytes)) seg = this.rotate(at);
+    const full = (x: SegmentInfo): boolean => x.bytes + frame.length > this.segmentMaxBytes || x.createdAt <= at - this.segmentMaxAgeMs;
+    if (!seg || seg.compactedAt !== undefined || (seg.bytes > 0 && full(seg))) seg = this.rotate(at);
     const fd = this.activeFd(seg);
     let off = 0;
     while (off < frame.length) off += writeSync(fd, frame, off, frame.length - off, seg.bytes + off);
@@ -108,6 +130,7 @@ export class ArchiveWriter {
     seg.bytes += frame.length;
     seg.frames += 1;
     seg.entries += fresh.length;
+    seg.lastAt = at;
     for (const e of fresh) this.manifest.cursors[e.stream] = e.id;
     this.manifest.updatedAt = at;
     saveManifest(this.dir, this.manifest);
@@ -121,11 +144,34 @@ export class ArchiveWriter {
     saveManifest(this.dir, this.manifest);
   }
 
+  /** Reserves a segment file name that no segment ever had (saved with the next manifest). */
+  allocateSegmentName(): string {
+    const n = this.manifest.nextSegment ?? 1;
+    this.manifest.nextSegment = n + 1;
+    return segmentName(n);
+  }
+
+  /**
+   * Compaction's commit point: `old` (the first segments of the manifest, in order) are
+   * replaced by `replacement` (fsynced before this call; none when nothing was left) in
+   * one atomic manifest save. The old files are the caller's to delete afterwards.
+   */
+  replaceSegments(old: readonly SegmentInfo[], replacement: SegmentInfo | undefined, summary: CompactionSummary): void {
+    if (this.closed) throw new Error('archive writer is closed');
+    const segs = this.manifest.segments;
+    if (old.length === 0 || old.length >= segs.length || old.some((x, i) => segs[i] !== x)) {
+      throw new Error('compaction: the segments to replace are no longer the oldest sealed ones');
+    }
+    segs.splice(0, old.length, ...(replacement ? [replacement] : []));
+    this.manifest.compaction = summary;
+    this.manifest.updatedAt = this.now();
+    saveManifest(this.dir, this.manifest);
+  }
+
   private rotate(at: number): SegmentInfo {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
-    const n = this.manifest.segments.length + 1;
-    const seg: SegmentInfo = { file: segmentName(n), bytes: 0, frames: 0, entries: 0, createdAt: at };
+    const seg: SegmentInfo = { file: this.allocateSegmentName(), bytes: 0, frames: 0, entries: 0, createdAt: at };
     writeFileSync(join(this.dir, seg.file), '');
     this.manifest.segments.push(seg);
     saveManifest(this.dir, this.manifest);
@@ -175,6 +221,17 @@ export interface ArchiveRead {
  * cuts into committed bytes is a problem.
  */
 export function readArchive(dir: string): ArchiveRead {
+  // A compaction in another process may delete segments the manifest we loaded still
+  // names: read again from the new manifest (it commits before it deletes).
+  for (let tries = 0; ; tries++) {
+    const r = readOnce(dir);
+    if (!r.segments.some((s) => s.missing) || tries >= 3) return r;
+    const now = loadManifest(dir);
+    if (!now || JSON.stringify(now.segments.map((s) => s.file)) === JSON.stringify(r.manifest.segments.map((s) => s.file))) return r;
+  }
+}
+
+function readOnce(dir: string): ArchiveRead {
   const manifest = loadManifest(dir);
   if (!manifest) throw new Error(`no archive in ${dir} (missing manifest.json)`);
   const entries: ArchivedEntry[] = [];

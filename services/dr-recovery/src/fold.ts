@@ -14,6 +14,8 @@
  *                  that was in flight (claimed) gets attempt + 1, like a hand-back.
  * Unrecoverable  → no result and no archived lane entry (its entry was added and deleted
  *                  faster than the archive lag): listed in the report, nothing written.
+ *                  A task with nothing but post-outcome events (what compaction leaves of
+ *                  a finished task whose late `duplicate` landed in a newer segment) is skipped.
  *
  * Pure and deterministic: the same archive always folds to the same plan.
  */
@@ -53,19 +55,23 @@ interface Facts {
   inFlight: boolean;
   checkpoint?: { provider: string; providerTaskId: string; at: number };
   failures: number;
+  /** Some event other than the post-outcome ones (a task compaction dropped leaves only those). */
+  lifecycle: boolean;
   deadLetter?: string;
   result?: { id: string; fields: Record<string, string>; completedAt: number; outcome: string; attempt: number; tenant: string; type: string };
 }
 
 const IN_FLIGHT = new Set(['claimed', 'provider-submitted']);
 const REQUEUED = new Set(['submitted', 'promoted', 'retried', 'reclaimed', 'handed-back', 'replayed']);
+/** Events that only ever follow an outcome (see compact.ts). */
+const POST_OUTCOME = new Set(['duplicate', 'reported', 'webhook-delivered', 'webhook-failed', 'webhook-abandoned']);
 
 export function foldArchive(entries: readonly ArchivedEntry[]): RestorePlan {
   const history = new Map<string, ArchivedEntry[]>();
   const facts = new Map<string, Facts>();
   const get = (id: string): Facts => {
     let f = facts.get(id);
-    if (!f) facts.set(id, (f = { lastAt: 0, attempt: 1, inFlight: false, failures: 0 }));
+    if (!f) facts.set(id, (f = { lastAt: 0, attempt: 1, inFlight: false, failures: 0, lifecycle: false }));
     return f;
   };
   let maxId = '0-0';
@@ -88,6 +94,7 @@ export function foldArchive(entries: readonly ArchivedEntry[]): RestorePlan {
       if (!d.ok) continue;
       const ev = d.value;
       const f = get(ev.taskId);
+      if (!POST_OUTCOME.has(ev.event)) f.lifecycle = true;
       f.lastAt = Math.max(f.lastAt, ev.at);
       const attempt = Number(ev.data.attempt);
       if (Number.isSafeInteger(attempt) && attempt > 0) f.attempt = Math.max(f.attempt, attempt);
@@ -146,7 +153,8 @@ export function foldArchive(entries: readonly ArchivedEntry[]): RestorePlan {
       continue;
     }
     if (!f.entry) {
-      unrecoverable.push(taskId);
+      // Only post-outcome events left (compaction dropped the finished task): nothing to restore.
+      if (f.lifecycle) unrecoverable.push(taskId);
       continue;
     }
     const attempt = f.attempt + (f.inFlight ? 1 : 0);

@@ -7,3 +7,4 @@ export * from './restore';
 export * from './service';
 export * from './config';
 export * from './status';
+export * from './compact';

@@ -34,7 +34,11 @@ async function main(): Promise<void> {
   const redis = createRedis({ url: e.REDIS_URL, name: instance, role: 'worker', onError });
   const reader = createRedis({ url: e.REDIS_URL, name: `${instance}-reader`, role: 'blocking', onError });
   const keys = keyspace({ prefix: e.KEY_PREFIX, partition: e.PARTITION });
-  const writer = ArchiveWriter.open({ dir: e.ARCHIVE_DIR, prefix: e.KEY_PREFIX, partition: e.PARTITION, segmentMaxBytes: e.SEGMENT_MAX_BYTES });
+  const writer = ArchiveWriter.open({ dir: e.ARCHIVE_DIR, prefix: e.KEY_PREFIX, partition: e.PARTITION, segmentMaxBytes: e.SEGMENT_MAX_BYTES, segmentMaxAgeMs: e.SEGMENT_MAX_AGE_MS });
+  if (writer.removedStrays.length > 0) logger.warn({ files: writer.removedStrays }, 'removed segment files the manifest does not name (left by a crash mid-rotation or mid-compaction)');
+  if (e.ARCHIVE_RETENTION_HOURS > 0 && e.RESULT_TTL_SECONDS > 0 && e.ARCHIVE_RETENTION_HOURS * 3600 < e.RESULT_TTL_SECONDS) {
+    logger.warn({ retentionHours: e.ARCHIVE_RETENTION_HOURS, resultTtlSeconds: e.RESULT_TTL_SECONDS }, 'ARCHIVE_RETENTION_HOURS is shorter than RESULT_TTL_SECONDS: a restore cannot bring back finished tasks whose projections would still be alive');
+  }
 
   const registry = createRegistry('dr-recovery', instance);
   const archivedTotal = new Counter({ name: 'solvestream_dr_archived_entries_total', help: 'Stream entries appended to the archive', registers: [registry] });
@@ -42,9 +46,13 @@ async function main(): Promise<void> {
     name: 'solvestream_dr_archive_lag_seconds', help: 'Age of the oldest entry of a batch when its frame was fsynced (RPO)',
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
   });
+  const compactions = new Counter({ name: 'solvestream_dr_compactions_total', help: 'Compaction runs that changed the archive', registers: [registry] });
+  const compactedTasks = new Counter({ name: 'solvestream_dr_compacted_tasks_total', help: 'Finished tasks dropped from the archive by retention', registers: [registry] });
   const service = new DrService({
     redis, reader, keys, writer, logger, mode: e.DR_MODE, instance, batch: e.ARCHIVE_BATCH, blockMs: e.ARCHIVE_BLOCK_MS,
     groupsEveryMs: e.GROUPS_EVERY_MS, resultTtlSeconds: e.RESULT_TTL_SECONDS,
+    retentionMs: e.ARCHIVE_RETENTION_HOURS * 3_600_000, compactEveryMs: e.COMPACT_EVERY_MS,
+    onCompact: (r) => { compactions.inc(); compactedTasks.inc(r.summary.tasksDropped); },
     onBatch: (n, lagMs) => { archivedTotal.inc(n); lag.observe(lagMs / 1000); },
   });
   new Gauge({

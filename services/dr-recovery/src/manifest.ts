@@ -23,6 +23,26 @@ export interface SegmentInfo {
   frames: number;
   entries: number;
   createdAt: number;
+  /** When its last committed frame was written (absent in archives from before retention). */
+  lastAt?: number;
+  /** Set on a segment written by compaction (compact.ts): what is left of older segments. */
+  compactedAt?: number;
+}
+
+/** What the last compaction did (compact.ts). */
+export interface CompactionSummary {
+  at: number;
+  /** Entries of tasks finished before this (and other entries written before it) were dropped. */
+  cutoff: number;
+  /** Segment files replaced, and the one that replaced them (none when nothing was left). */
+  replaced: string[];
+  into?: string;
+  entriesBefore: number;
+  entriesAfter: number;
+  /** Finished tasks whose entries were dropped. */
+  tasksDropped: number;
+  /** Unfinished tasks whose entries were kept. */
+  tasksKept: number;
 }
 
 export interface GroupPosition {
@@ -43,6 +63,9 @@ export interface Manifest {
   cursors: Record<string, string>;
   /** Logical stream name → consumer groups seen on it (XINFO GROUPS), refreshed periodically. */
   groups: Record<string, GroupPosition[]>;
+  /** Number of the next segment file; names are never reused (compaction removes segments). */
+  nextSegment?: number;
+  compaction?: CompactionSummary;
 }
 
 export function newManifest(prefix: string, partition: string, now: number): Manifest {

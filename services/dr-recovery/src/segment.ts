@@ -65,12 +65,14 @@ export interface SegmentRead {
   tornTail?: TornTail;
 }
 
-/** Decodes frames from a buffer; never throws on bad data. */
-export function decodeFrames(buf: Buffer): SegmentRead {
-  const frames: Frame[] = [];
-  let off = 0;
-  const torn = (reason: string): SegmentRead => ({ frames, validBytes: off, fileBytes: buf.length, tornTail: { offset: off, reason } });
-  while (off < buf.length) {
+/**
+ * Decodes frames one at a time (callers that must not block the event loop for a whole
+ * segment yield between them); never throws on bad data. Returns the torn tail, if any.
+ */
+export function* iterateFrames(buf: Buffer, pos: { offset: number } = { offset: 0 }): Generator<Frame, TornTail | undefined> {
+  const torn = (reason: string): TornTail => ({ offset: pos.offset, reason });
+  while (pos.offset < buf.length) {
+    const off = pos.offset;
     if (buf.length - off < FRAME_HEADER_BYTES) return torn(`short frame header (${buf.length - off} of ${FRAME_HEADER_BYTES} bytes)`);
     if (!buf.subarray(off, off + 4).equals(FRAME_MAGIC)) return torn('bad frame magic');
     const len = buf.readUInt32BE(off + 4);
@@ -86,10 +88,21 @@ export function decodeFrames(buf: Buffer): SegmentRead {
     } catch (err) {
       return torn(`payload does not decode: ${(err as Error).message}`);
     }
-    frames.push({ at: parsed.at, entries: parsed.e.map(([stream, id, fields]) => ({ stream, id, fields })) });
-    off = start + len;
+    pos.offset = start + len;
+    yield { at: parsed.at, entries: parsed.e.map(([stream, id, fields]) => ({ stream, id, fields })) };
   }
-  return { frames, validBytes: off, fileBytes: buf.length };
+  return undefined;
+}
+
+/** Decodes every frame of a buffer; never throws on bad data. */
+export function decodeFrames(buf: Buffer): SegmentRead {
+  const frames: Frame[] = [];
+  const pos = { offset: 0 };
+  const it = iterateFrames(buf, pos);
+  for (let r = it.next(); ; r = it.next()) {
+    if (r.done) return { frames, validBytes: pos.offset, fileBytes: buf.length, ...(r.value ? { tornTail: r.value } : {}) };
+    frames.push(r.value);
+  }
 }
 
 /**

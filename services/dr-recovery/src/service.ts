@@ -15,6 +15,8 @@
  *     that read it, so no entry read from a wiped-and-refilled Redis reaches the archive
  *     (only dr-recovery writes the marker).
  *   - Lag: a batch is fsynced as soon as XREAD returns it; XREAD blocks at most `blockMs`.
+ *   - Retention (when configured): every `compactEveryMs` a compaction of the segments
+ *     past the retention runs beside the loop (compact.ts), never while HALTED.
  *   - Errors (Redis down, disk full) never kill the loop: it logs, backs off (100 ms → 5 s)
  *     and retries from the manifest's cursors, which only move after a durable append.
  */
@@ -22,6 +24,7 @@ import type { Redis } from 'ioredis';
 import { appendAlert, flattenReadReply, type Keyspace } from '@solvestream/contracts';
 import type { Logger } from '@solvestream/core';
 import { ArchiveWriter, readArchive } from './archive';
+import { compactArchive, type CompactResult } from './compact';
 import type { GroupPosition } from './manifest';
 import { markerArchiveId, markerValue, restore, RestoreRefusedError, type RestoreReport } from './restore';
 import type { ArchivedEntry } from './segment';
@@ -49,6 +52,15 @@ export interface DrServiceOptions {
   groupsEveryMs?: number;
   /** Projection TTL after an outcome, s (match the services). Default 86,400. */
   resultTtlSeconds?: number;
+  /**
+   * Retention, ms: finished tasks whose outcome is older than this leave the archive
+   * (compact.ts); unfinished tasks always stay. 0 or absent: keep everything.
+   */
+  retentionMs?: number;
+  /** How often compaction runs (in the background; archiving goes on), ms. Default 600,000. */
+  compactEveryMs?: number;
+  /** Called after every compaction run that changed the archive. */
+  onCompact?: (r: CompactResult & { compacted: true }) => void;
   /** Called with every appended batch's lag (ms between the oldest entry's id time and its fsync). */
   onBatch?: (entries: number, lagMs: number) => void;
   now?: () => number;
@@ -69,6 +81,9 @@ export class DrService {
   private readonly streams: ArchivedStream[];
   private readonly now: () => number;
   private groupsAt = 0;
+  private compactAt = 0;
+  private compacting: Promise<void> | undefined;
+  private readonly stopCompaction = new AbortController();
 
   constructor(private readonly o: DrServiceOptions) {
     this.streams = archivedStreams(o.keys);
@@ -131,6 +146,7 @@ export class DrService {
       try {
         if (this.state === 'HALTED') await this.whileHalted();
         else await this.archiveOnce();
+        this.maybeCompact();
         backoff = 100;
       } catch (err) {
         if ((this.state as DrState) === 'STOPPED') break;
@@ -168,6 +184,34 @@ export class DrService {
     }
     if (this.now() - this.groupsAt >= (this.o.groupsEveryMs ?? 5000)) await this.recordGroups();
     return n;
+  }
+
+  /**
+   * Starts a compaction in the background when one is due (never two at once). It reads
+   * sealed segments only and commits with one manifest save, so the archive loop keeps
+   * appending meanwhile; a failure is logged and retried at the next interval.
+   */
+  private maybeCompact(): void {
+    const retention = this.o.retentionMs ?? 0;
+    if (retention <= 0 || this.compacting || this.state !== 'ARCHIVING') return;
+    const now = this.now();
+    if (now - this.compactAt < (this.o.compactEveryMs ?? 600_000)) return;
+    this.compactAt = now;
+    this.compacting = this.compactNow(now - retention)
+      .then((r) => {
+        if (r.compacted) {
+          this.o.logger.info({ ...r.summary, ms: r.ms }, 'archive compacted');
+          this.o.onCompact?.(r);
+        }
+      }, (err: Error) => {
+        if (this.state !== 'STOPPED') this.o.logger.error({ err: err.message }, 'archive compaction failed; retrying at the next interval');
+      })
+      .finally(() => { this.compacting = undefined; });
+  }
+
+  /** One compaction run now, with the given cutoff (epoch ms). */
+  compactNow(cutoff: number): Promise<CompactResult> {
+    return compactArchive(this.o.writer, { cutoff, now: this.now, signal: this.stopCompaction.signal });
   }
 
   /** Undefined when Redis still holds this archive's epoch; else why not. */
@@ -252,8 +296,10 @@ export class DrService {
   async close(): Promise<void> {
     if (this.state === 'STOPPED') return;
     this.state = 'STOPPED';
+    this.stopCompaction.abort();
     this.o.reader.disconnect();
     await this.loop?.catch(() => undefined);
+    await this.compacting;
     this.o.writer.close();
   }
 }

@@ -4,7 +4,7 @@
 import type { Redis } from 'ioredis';
 import type { Keyspace } from '@solvestream/contracts';
 import { readArchive, strayFiles, type SegmentReport } from './archive';
-import { loadManifest } from './manifest';
+import { loadManifest, type CompactionSummary } from './manifest';
 import { markerArchiveId } from './restore';
 import { archivedStreams, compareIds } from './streams';
 
@@ -27,6 +27,8 @@ export interface DrStatus {
   /** `ok` marker names this archive; `missing` Redis lost it; `foreign` another archive's. */
   epoch: 'ok' | 'missing' | 'foreign';
   streams: Record<string, StreamStatus>;
+  /** What the last retention compaction did, if any ran. */
+  compaction?: CompactionSummary;
 }
 
 const ms = (id: string): number => Number(id.split('-')[0]);
@@ -48,7 +50,7 @@ export async function archiveStatus(redis: Redis, keys: Keyspace, dir: string): 
     archiveDir: dir, archiveId: m.archiveId, segments: m.segments.length,
     entries: m.segments.reduce((n, s) => n + s.entries, 0), updatedAt: m.updatedAt, marker,
     epoch: marker === null ? 'missing' : markerArchiveId(marker) === m.archiveId ? 'ok' : 'foreign',
-    streams,
+    streams, ...(m.compaction ? { compaction: m.compaction } : {}),
   };
 }
 
