@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   const consumer = e.WORKER_ID ?? instanceId('worker', hostname());
   const logger = createLogger({ service: 'worker', level: e.LOG_LEVEL, base: { consumer } });
   const onError = (err: Error): void => logger.warn({ err: err.message }, 'redis connection error');
-  const redis = createRedis({ url: e.REDIS_URL, name: consumer, role: 'worker', onError });
+  // Auto-pipelined: many tasks in flight issue many independent commands per tick (core redis.ts).
+  const redis = createRedis({ url: e.REDIS_URL, name: consumer, role: 'worker', onError, autoPipelining: true });
   const blockingRedis = createRedis({ url: e.REDIS_URL, name: `${consumer}:read`, role: 'blocking', blockingTimeoutMs: e.BLOCK_MS + 5000, onError });
   const provider = primaryProvider(e);
   const fallbacks = fallbackProviders(e);
