@@ -20,12 +20,19 @@
  *   tracing     solvestream throughput and latency with tracing on (OTLP/HTTP to a
  *               local sink that reads and drops every export) vs off
  *
+ * Env: BENCH_ROUNDS (3), BENCH_TASKS (10000), BENCH_CONCURRENCY (256), BENCH_RATE (2000),
+ * BENCH_SECONDS (3), BENCH_SLOW_TASKS (5000), BENCH_SLOW_MS (2000), BENCH_WORKER_CONCURRENCY
+ * (1000), BENCH_WARMUP (3000), BENCH_CONTENDERS (e.g. `solvestream,tracing`: only those
+ * runs, for profiling), BENCH_WORKER_ENV (JSON of extra solvestream worker variables),
+ * BENCH_OUT (the JSON file; default docs/benchmarks.json, written by full runs only).
+ *
  * Processes: redis-server; the instant provider (lib/instant-provider.ts); per contender
  * a worker process (solvestream: services/worker dist/src/main.js with its production
  * defaults, LOG_LEVEL=warn) and a client process (roles/*.ts) that also measures.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import Redis from 'ioredis';
 import { keyspace } from '@solvestream/contracts';
@@ -34,7 +41,7 @@ import type { ClientConfig, RoundReport } from './lib/client';
 import { median } from './lib/measure';
 import { runContender, spawnRole, type RunOutput, type WorkerLauncher } from './lib/run';
 import { startOtlpSink, type OtlpSink } from './lib/otlp-sink';
-import { renderMarkdown, renderTable, type Summary } from './lib/report';
+import { NOTES_MARKER, renderMarkdown, renderTable, type Summary } from './lib/report';
 
 const num = (name: string, dflt: number): number => Number(process.env[name] ?? dflt);
 const ROUNDS = num('BENCH_ROUNDS', 3);
@@ -75,6 +82,7 @@ function solvestreamWorker(e: Env, prefix: string, extra: Record<string, string>
         // Instant provider: the first poll is due at once (the typical solve time × 0).
         POLL_FIRST_DELAY_SCALE: '0',
         ...extra,
+        ...(JSON.parse(process.env.BENCH_WORKER_ENV ?? '{}') as Record<string, string>),
       },
     }),
   };
@@ -96,14 +104,18 @@ async function fresh(e: Env): Promise<void> {
 
 async function runAll(e: Env, suites: Set<Suite>, sink: OtlpSink | undefined): Promise<Summary> {
   const out: Summary['runs'] = {};
+  const only = process.env.BENCH_CONTENDERS?.split(',');
   const step = async (key: string, label: string, fn: () => Promise<RunOutput>): Promise<void> => {
+    if (only && !only.some((c) => key.startsWith(c))) return;
     process.stdout.write(`running: ${label} …`);
     const t0 = Date.now();
     await fresh(e);
     const r = await fn();
     out[key] = r;
     const m = (f: (x: RoundReport) => number): number => median(r.rounds.map(f));
-    process.stdout.write(` ${((Date.now() - t0) / 1000).toFixed(0)} s: ${m((x) => x.tasksPerS).toFixed(0)} tasks/s, p50 ${m((x) => x.p50Ms).toFixed(1)} ms, p99 ${m((x) => x.p99Ms).toFixed(1)} ms; Redis/task: ${r.rounds[0]?.redis.top}\n`);
+    process.stdout.write(` ${((Date.now() - t0) / 1000).toFixed(0)} s: ${m((x) => x.tasksPerS).toFixed(0)} tasks/s, p50 ${m((x) => x.p50Ms).toFixed(1)} ms, p99 ${m((x) => x.p99Ms).toFixed(1)} ms; ` +
+      `CPU µs/task: worker ${m((x) => x.workerCpuUsPerTask).toFixed(0)}, client ${m((x) => x.clientCpuUsPerTask).toFixed(0)}, redis ${m((x) => x.redis.cpuUsPerTask).toFixed(0)}\n` +
+      `  Redis per task: ${r.rounds[0]?.redis.top}\n`);
   };
   const bullWorker = (p: string): ReturnType<typeof roleWorker> => roleWorker('bullmq', { redisUrl: e.redisUrl, prefix: p, providerUrl: e.providerUrl, concurrency: WORKER_CONCURRENCY, pollIntervalMs: 5 });
   const rawWorker = (p: string): ReturnType<typeof roleWorker> => roleWorker('raw', { redisUrl: e.redisUrl, prefix: p });
@@ -157,6 +169,7 @@ function machine(): Summary['machine'] {
   return {
     nproc: sh('nproc', []), cpu, node: process.version,
     redis: /v=(\S+)/.exec(sh('redis-server', ['--version']))?.[1] ?? '?', bullmq,
+    loadBefore: '?',
     date: new Date().toISOString(), command: `node test/dist/bench/pipeline.js ${process.argv.slice(2).join(' ')}`.trim(),
   };
 }
@@ -173,13 +186,19 @@ async function main(): Promise<void> {
     const e: Env = { redisUrl: server.url, redis, providerUrl: `http://127.0.0.1:${ports[0]}`, slowProviderUrl: `http://127.0.0.1:${ports[1]}` };
     process.stdout.write(`pipeline benchmark: ${ROUNDS} rounds each; ${TASKS} tasks per throughput round, ${CONCURRENCY} submits outstanding; ` +
       `${RATE} tasks/s × ${SECONDS} s paced; ${SLOW_TASKS} × ${SLOW_MS} ms slow tasks\n`);
+    const loadBefore = loadavg().map((x) => x.toFixed(2)).join(', ');
     const summary = await runAll(e, suites, sink);
+    summary.machine.loadBefore = loadBefore;
+    summary.machine.loadAfter = loadavg().map((x) => x.toFixed(2)).join(', ');
     const table = renderTable(summary);
     process.stdout.write(`\n${table}\n`);
     if (suites.size === SUITES.length || process.env.BENCH_OUT) {
       mkdirSync(resolve(OUT_JSON, '..'), { recursive: true });
       writeFileSync(OUT_JSON, `${JSON.stringify(summary, null, 2)}\n`);
-      writeFileSync(resolve(OUT_JSON, '..', 'benchmarks.md'), renderMarkdown(summary, table));
+      const md = resolve(OUT_JSON, '..', 'benchmarks.md');
+      const old = existsSync(md) ? readFileSync(md, 'utf8') : '';
+      const notes = old.includes(NOTES_MARKER) ? old.slice(old.indexOf(NOTES_MARKER) + NOTES_MARKER.length + 1) : '';
+      writeFileSync(md, renderMarkdown(summary, table, notes));
       process.stdout.write(`\nwritten: ${OUT_JSON} and benchmarks.md beside it\n`);
     }
   } finally {

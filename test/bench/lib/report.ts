@@ -8,7 +8,7 @@ import type { RunOutput } from './run';
 
 export interface Summary {
   runs: Record<string, RunOutput>;
-  machine: { nproc: string; cpu: string; node: string; redis: string; bullmq: string; date: string; command: string };
+  machine: { nproc: string; cpu: string; node: string; redis: string; bullmq: string; date: string; command: string; loadBefore: string; loadAfter?: string };
   config: { ROUNDS: number; TASKS: number; CONCURRENCY: number; RATE: number; SECONDS: number; SLOW_TASKS: number; SLOW_MS: number; WORKER_CONCURRENCY: number; WARMUP: number };
 }
 
@@ -86,7 +86,10 @@ export function renderTable(s: Summary): string {
   return [line(head), sep, ...body.map(line)].join('\n');
 }
 
-export function renderMarkdown(s: Summary, table: string): string {
+/** Everything after this line in docs/benchmarks.md is hand-written and kept when the page is regenerated. */
+export const NOTES_MARKER = '<!-- notes: kept when the bench regenerates this page -->';
+
+export function renderMarkdown(s: Summary, table: string, notes = ''): string {
   const mc = s.machine;
   const c = s.config;
   return `# Benchmarks
@@ -97,11 +100,15 @@ Goals are reported, not asserted. How to read each figure: [the suite's header](
 Raw figures of every round: [benchmarks.json](benchmarks.json).
 
 Machine: ${mc.nproc} cores (\`nproc\`), ${mc.cpu}; Node ${mc.node}; Redis ${mc.redis}; BullMQ ${mc.bullmq}.
+Load average (1, 5, 15 min) before the run: ${mc.loadBefore}; after: ${mc.loadAfter ?? '?'} (the machine is shared:
+anything else running competes for the same 2 cores).
 
 ${table}
 
 Setup: ${c.TASKS} tasks per throughput round with at most ${c.CONCURRENCY} submits outstanding
 (after an unmeasured warm-up of ${c.WARMUP}); latency at a paced ${c.RATE} tasks/s for ${c.SECONDS} s;
 workers hold up to ${c.WORKER_CONCURRENCY} tasks in flight (BullMQ: \`concurrency\` ${c.WORKER_CONCURRENCY}).
-`;
+
+${NOTES_MARKER}
+${notes}`;
 }
