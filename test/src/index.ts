@@ -3,3 +3,5 @@ export * from './tasks';
 export * from './processes';
 export * from './inspect';
 export * from './paid';
+export * from './archive';
+export * from './dr';

@@ -101,9 +101,16 @@ export async function assessTarget(redis: Redis, keys: Keyspace, plan: RestorePl
   const tolerated = new Set([keys.heartbeats, keys.alerts, keys.control]);
   const streamKeys = new Map(archivedStreams(keys).map((s) => [s.key, s.name]));
   const staging = keys.drStaging('');
-  for (const key of await scanPartition(redis, keys)) {
-    if (key === keys.drEpoch || key.startsWith(staging)) continue; // staging: left by an interrupted restore, replaced
-    const type = await redis.type(key);
+  // staging: left by an interrupted restore, replaced by this one
+  const found = (await scanPartition(redis, keys)).filter((key) => key !== keys.drEpoch && !key.startsWith(staging));
+  const types: string[] = [];
+  for (let i = 0; i < found.length; i += CHUNK) {
+    const p = redis.pipeline();
+    for (const key of found.slice(i, i + CHUNK)) p.type(key);
+    for (const [err, t] of (await p.exec()) ?? []) types.push(err ? 'none' : String(t));
+  }
+  for (const [i, key] of found.entries()) {
+    const type = types[i] as string;
     if (type === 'stream') {
       const len = await redis.xlen(key);
       if (len === 0) continue;
