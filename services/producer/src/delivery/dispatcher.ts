@@ -126,20 +126,29 @@ export class ResultsDispatcher {
     const now = this.o.clock();
     const m = this.o.redis.multi();
     let scheduled = 0;
+    // Counts are summed per batch and acks sent as one XACK: ~3 fewer commands per result
+    // than one HINCRBY pair and one XACK each (same MULTI, so still all-or-nothing).
+    const counts = new Map<string, number>();
+    const count = (field: string): void => { counts.set(field, (counts.get(field) ?? 0) + 1); };
+    const open = new Map<string, string[]>();
     valid.forEach((v, i) => {
       const { outcome, tenant, taskId } = v.r;
-      m.hincrby(k.stats, outcome, 1);
-      m.hincrby(k.stats, `t:${tenant}:${outcome}`, 1);
-      m.zrem(k.openTasks(tenant), taskId);
+      count(outcome);
+      count(`t:${tenant}:${outcome}`);
+      const ids = open.get(tenant);
+      if (ids) ids.push(taskId);
+      else open.set(tenant, [taskId]);
       if (callbacks[i]?.[1]) {
         m.zadd(k.webhooks, 'NX', now, taskId);
         scheduled++;
       }
     });
+    for (const [field, n] of counts) m.hincrby(k.stats, field, n);
+    for (const [tenant, ids] of open) m.zrem(k.openTasks(tenant), ...ids);
     for (const d of decoded) {
       if (!d.r?.ok) this.o.logger.warn({ entryId: d.id, reason: d.r ? d.r.reason : 'no payload' }, 'results dispatcher: skipping an undecodable result');
-      m.xack(k.results, RESULTS_GROUP, d.id);
     }
+    m.xack(k.results, RESULTS_GROUP, ...decoded.map((d) => d.id));
     const res = await m.exec();
     if (!res) throw new Error('results dispatcher: MULTI aborted');
     this.stats.handled += valid.length;
