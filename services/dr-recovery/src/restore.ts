@@ -19,8 +19,10 @@
  *      fail); consumer groups of the stream are recreated where they were (live position
  *      if the group exists now, else the archived position);
  *   2. per chunk of tasks, one script (restoreTasks.lua): projection + (unfinished) its
- *      requeued lane entry; skipped when the projection already exists, so a restore
- *      interrupted half-way can be re-run;
+ *      requeued lane entry; a projection that exists already is left alone when it is
+ *      terminal or a lane entry backs it (so an interrupted restore can be re-run), and
+ *      otherwise (a worker rebuilt it from a stale delivery after the wipe) replaced by
+ *      the archived outcome or given its requeued entry and checkpoint (see the script);
  *   3. the `workers` group on every lane, `id-seq` raised past every archived numeric id;
  *   4. the epoch marker, last: a restore that dies before it is simply run again.
  *
@@ -62,8 +64,18 @@ export interface RestoreReport {
   liveKept: Record<string, number>;
   terminal: number;
   requeued: number;
-  /** Projections already present (post-wipe tasks, or an earlier interrupted restore). */
+  /** Projections already present and left alone: terminal, or backed by a lane entry (post-wipe tasks, an earlier interrupted restore). */
   skipped: number;
+  /**
+   * Live, non-terminal projections of tasks the archive knows as finished, replaced by the
+   * archived outcome (a worker rebuilt them from a stale delivery after the wipe). Counted in `terminal` too.
+   */
+  overwritten: number;
+  /**
+   * Live projections of unfinished tasks that no lane entry backed (rebuilt by a worker
+   * after the wipe), given their requeued entry and archived checkpoint. Counted in `requeued` too.
+   */
+  adopted: number;
   /** Terminal projections past their TTL, not written (they would have expired anyway). */
   expired: number;
   unrecoverable: string[];
@@ -176,7 +188,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
 
   const report: RestoreReport = {
     archiveId: read.manifest.archiveId, marker: '', mode, streams: {}, liveKept: {}, terminal: 0, requeued: 0,
-    skipped: 0, expired: 0, unrecoverable: plan.unrecoverable, ms: 0,
+    skipped: 0, overwritten: 0, adopted: 0, expired: 0, unrecoverable: plan.unrecoverable, ms: 0,
   };
   const byName = new Map(archivedStreams(keys).map((s) => [s.name, s]));
   for (const name of HISTORY_STREAMS) {
@@ -212,10 +224,12 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
       args.push(expireIn, lane, lane > 0 ? `${baseMs}-${seq++}` : '*', projection.length / 2, ...projection, fields.length, ...fields);
     }
     if (taskKeys.length === 0) continue;
-    const [terminal, requeued, skipped] = (await runScript(redis, 'restoreTasks', [...keys.lanes, ...taskKeys], args)) as [number, number, number];
-    report.terminal += terminal;
-    report.requeued += requeued;
-    report.skipped += skipped;
+    const [terminal, requeued, skipped, overwritten, adopted] = (await runScript(redis, 'restoreTasks', [...keys.lanes, ...taskKeys], args)) as number[];
+    report.terminal += (terminal ?? 0) + (overwritten ?? 0);
+    report.requeued += (requeued ?? 0) + (adopted ?? 0);
+    report.skipped += skipped ?? 0;
+    report.overwritten += overwritten ?? 0;
+    report.adopted += adopted ?? 0;
   }
 
   await ensureWorkerGroups(redis, keys);

@@ -12,7 +12,7 @@ import Redis from 'ioredis';
 import { startRedis, type RedisServer } from '@solvestream/testkit';
 import { decodeEventEntry, decodeTaskEntry, ensureWorkerGroups, keyspace, readTask, Transitions } from '@solvestream/contracts';
 import { ArchiveWriter, DrService, restore } from '../src';
-import { entry, silent, tempDir, workload } from './helpers';
+import { entry, result, silent, tempDir, workload } from './helpers';
 
 const keys = keyspace({ prefix: 'ss', partition: 'p0' });
 let src: RedisServer;
@@ -86,4 +86,51 @@ test('merge restore while producers keep submitting: succeeds, keeps every live 
   }
   for (const id of live) assert.equal(inLanes.get(id)?.length, 1, `${id} (live) still queued once`);
   assert.equal(await rd.exists(keys.drStaging('events')), 0, 'no staging stream left behind');
+});
+
+test('merge restore over projections a worker rebuilt from stale deliveries after the wipe: unfinished adopted, finished overwritten', async () => {
+  await rs.flushall();
+  await rd.flushall();
+  const ids = await workload(rs, keys, 2, 'z');
+  const dir = tempDir();
+  const writer = ArchiveWriter.open({ dir, prefix: 'ss', partition: 'p0' });
+  const svc = new DrService({ redis: rs, reader: new Redis(src.url), keys, writer, logger: silent, mode: 'manual', instance: 't', blockMs: 10 });
+  await svc.catchUp();
+  await svc.close();
+
+  // After the wipe a worker claims deliveries it had read before it: claimTask finds no
+  // projection and rebuilds one (`active`, no checkpoint), with no lane entry behind it.
+  await ensureWorkerGroups(rd, keys);
+  const tr = new Transitions(rd, keys);
+  const [flight, done] = [ids.flight[0] as string, ids.done[0] as string];
+  for (const id of [flight, done]) {
+    const entryId = (await rs.hget(keys.task(id), 'entryId')) as string;
+    const c = await tr.claim({ entry: entry(id, { priority: 'normal' }), entryId, consumer: 'stale', now: Date.now() });
+    assert.ok(c.proceed);
+    assert.equal((await readTask(rd, keys, id))?.status, 'active');
+  }
+
+  const report = await restore({ redis: rd, keys, archive: dir, mode: 'merge' });
+  assert.deepEqual([report.adopted, report.overwritten], [1, 1]);
+  assert.equal(report.requeued, ids.flight.length + ids.queued.length);
+
+  // the unfinished one is delivered again, with its checkpoint (polled, not paid twice)
+  const t = await readTask(rd, keys, flight);
+  assert.equal(t?.providerTaskId, `p-${flight}`);
+  const lane = (await rd.xrange(keys.lane('normal'), '-', '+')).map(([id, f]) => ({ id, d: decodeTaskEntry(f) }));
+  const mine = lane.filter((x) => x.d.ok && x.d.value.taskId === flight);
+  assert.equal(mine.length, 1);
+  assert.equal(mine[0]?.d.ok && mine[0].d.value.checkpoint?.providerTaskId, `p-${flight}`);
+  assert.equal(await rd.hget(keys.task(flight), 'entryId'), mine[0]?.id);
+  // the finished one is final again: the stale worker's late result is not published
+  assert.equal((await readTask(rd, keys, done))?.status, 'solved');
+  const late = await tr.complete({ result: result(done), priority: 'normal', entryId: '', consumer: 'stale', now: Date.now() });
+  assert.equal(late.published, false);
+  const results = (await rd.xrange(keys.results, '-', '+')).filter(([, f]) => f.includes(done));
+  assert.equal(results.length, 1, 'one result for the finished task');
+
+  // a re-run (restores are re-runnable) neither adopts nor requeues again
+  await rd.del(keys.drEpoch);
+  const again = await restore({ redis: rd, keys, archive: dir, mode: 'merge' });
+  assert.deepEqual([again.requeued, again.adopted, again.overwritten], [0, 0, 0]);
 });
