@@ -156,7 +156,8 @@ async function runAll(e: Env, suites: Set<Suite>, sink: OtlpSink | undefined): P
       peaks.push(one.workerPeakRssMb);
     }
     out.slow = { rounds, workerPeakRssMb: median(peaks), peaks };
-    process.stdout.write(` wall ${(median(rounds.map((x) => x.wallMs)) / 1000).toFixed(2)} s, peak RSS ${median(peaks).toFixed(0)} MB\n`);
+    process.stdout.write(` wall ${(median(rounds.map((x) => x.wallMs)) / 1000).toFixed(2)} s (all queued after ${(median(rounds.map((x) => x.submitMs ?? NaN)) / 1000).toFixed(2)} s), ` +
+      `p50 ${(median(rounds.map((x) => x.p50Ms)) / 1000).toFixed(2)} s, peak RSS ${median(peaks).toFixed(0)} MB\n`);
   }
   return { runs: out, machine: machine(), config: { ROUNDS, TASKS, CONCURRENCY, RATE, SECONDS, SLOW_TASKS, SLOW_MS, WORKER_CONCURRENCY, WARMUP } };
 }

@@ -22,10 +22,13 @@ export interface LoadResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** Submits that failed (counted, not retried). */
+  /** Submits that failed (counted, not retried), and the first one's message. */
   errors: number;
+  firstError?: string;
   /** For paced runs: the rate achieved while submitting, tasks/s. */
   submitRate: number;
+  /** From the first submit until the last submit call returned, ms. */
+  submitMs?: number;
 }
 
 import { pct } from './measure';
@@ -67,7 +70,7 @@ export class ResultTracker {
   waitFor(n: number, timeoutMs: number): Promise<void> {
     if (this.done >= n) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`only ${this.done}/${n} results within ${timeoutMs} ms`)), timeoutMs);
+      const t = setTimeout(() => reject(new Error(`only ${this.done}/${n} results within ${timeoutMs} ms; no result for ${[...this.submittedAt.keys()].slice(0, 5).join(', ')}`)), timeoutMs);
       this.waiter = { n, resolve: () => { clearTimeout(t); resolve(); } };
     });
   }
@@ -84,6 +87,7 @@ function summarize(tr: ResultTracker, tasks: number, firstAt: number, errors: nu
 export async function burst(target: LoadTarget, tr: ResultTracker, o: { tasks: number; concurrency: number; timeoutMs?: number }): Promise<LoadResult> {
   let next = 0;
   let errors = 0;
+  let firstError: string | undefined;
   const firstAt = performance.now();
   await Promise.all(Array.from({ length: o.concurrency }, async () => {
     while (next < o.tasks) {
@@ -91,13 +95,16 @@ export async function burst(target: LoadTarget, tr: ResultTracker, o: { tasks: n
       const at = performance.now();
       try {
         tr.submitted(await target.submit(i), at);
-      } catch {
+      } catch (err) {
         errors++;
+        firstError ??= err instanceof Error ? err.message : String(err);
       }
     }
   }));
+  const submitMs = performance.now() - firstAt;
+  if (errors === o.tasks) throw new Error(`every submit failed: ${firstError}`);
   await tr.waitFor(o.tasks - errors, o.timeoutMs ?? 120_000);
-  return summarize(tr, o.tasks - errors, firstAt, errors, NaN);
+  return { ...summarize(tr, o.tasks - errors, firstAt, errors, NaN), firstError, submitMs };
 }
 
 export async function paced(target: LoadTarget, tr: ResultTracker, o: { rate: number; seconds: number; timeoutMs?: number }): Promise<LoadResult> {

@@ -6,7 +6,7 @@
  *
  *   client   `queue.add('solve', task)` with the same bounded concurrency as the other
  *            clients; results from `QueueEvents` (`completed`), BullMQ's documented way
- *            to learn about finished jobs from another process
+ *            to learn about finished jobs from another process (`failed` counts too)
  *   worker   a `Worker` whose processor does what a CAPTCHA worker does with the same
  *            provider: `in.php`, then `res.php?action=get` until the token is there,
  *            over a keep-alive agent of 64 sockets (the solvestream worker's provider
@@ -70,12 +70,47 @@ async function client(): Promise<void> {
     const queue = new Queue(QUEUE, { connection, prefix: cfg.prefix });
     const events = new QueueEvents(QUEUE, { connection: { url: cfg.redisUrl } as never, prefix: cfg.prefix });
     await events.waitUntilReady();
-    let tell: (id: string) => void = () => undefined;
+    let tellResult: (id: string) => void = () => undefined;
+    // QueueEvents now and then misses an event (BullMQ #2517): a job still unseen 2 s
+    // after its add is looked up, and counted when it has finished (its latency then
+    // includes the wait, as it would for a real client).
+    const open = new Map<string, number>();
+    const told = new Set<string>();
+    const tell = (id: string): void => {
+      if (told.has(id)) return;
+      told.add(id);
+      open.delete(id);
+      tellResult(id);
+    };
+    let missed = 0;
+    const sweep = setInterval(() => {
+      const old = [...open].filter(([, at]) => Date.now() - at > 2000).map(([id]) => id);
+      void Promise.all(old.map(async (id) => {
+        const state = await queue.getJobState(id);
+        if (state === 'completed' || state === 'failed') { missed++; tell(id); }
+      })).catch(() => undefined);
+    }, 1000);
     events.on('completed', ({ jobId }) => tell(jobId));
+    // A failed job is a terminal outcome the client learns about too (none are expected).
+    let failed = 0;
+    events.on('failed', ({ jobId, failedReason }) => {
+      if (failed++ < 5) process.stderr.write(`bullmq: job ${jobId} failed: ${failedReason}\n`);
+      tell(jobId);
+    });
     return {
-      target: { submit: async (i) => (await queue.add('solve', taskBody(i))).id as string },
-      onResult: (fn) => { tell = fn; },
+      target: {
+        submit: async (i) => {
+          const at = Date.now();
+          const id = (await queue.add('solve', taskBody(i))).id as string;
+          if (!told.has(id)) open.set(id, at);
+          return id;
+        },
+      },
+      onResult: (fn) => { tellResult = fn; },
       close: async () => {
+        clearInterval(sweep);
+        if (failed) process.stderr.write(`bullmq: ${failed} jobs failed\n`);
+        if (missed) process.stderr.write(`bullmq: ${missed} completions missed by QueueEvents, found by lookup\n`);
         await events.close();
         await queue.close();
         connection.disconnect();

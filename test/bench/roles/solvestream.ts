@@ -37,6 +37,8 @@ void clientMain(async (cfg): Promise<Contender> => {
   }).start();
   const app = buildApp({ redis, transitions, keys, logger, clock: Date.now, notifier: listener });
   await app.ready();
+  // The api connection refuses commands until it is connected (no offline queue).
+  await new Promise<void>((res) => (redis.status === 'ready' ? res() : redis.once('ready', () => res())));
   const viaApi = async (i: number): Promise<string> => {
     const res = await app.inject({ method: 'POST', url: '/v1/tasks', payload: taskBody(i) });
     if (res.statusCode !== 202) throw new Error(`submit answered ${res.statusCode}: ${res.body}`);
