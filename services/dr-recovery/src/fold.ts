@@ -119,7 +119,10 @@ export function foldArchive(entries: readonly ArchivedEntry[]): RestorePlan {
       };
     }
   }
-  for (const list of history.values()) list.sort((a, b) => compareIds(a.id, b.id));
+  // The archive is in id order per stream already; sort only a list that is not.
+  for (const list of history.values()) {
+    if (list.some((e, i) => i > 0 && compareIds((list[i - 1] as ArchivedEntry).id, e.id) > 0)) list.sort((a, b) => compareIds(a.id, b.id));
+  }
 
   const tasks: TaskPlan[] = [];
   const unrecoverable: string[] = [];

@@ -80,6 +80,8 @@ export interface RestoreReport {
   expired: number;
   unrecoverable: string[];
   ms: number;
+  /** Where the time went, ms: reading the archive (0 when handed in), folding it, history streams, tasks. */
+  phaseMs?: { read: number; fold: number; streams: number; tasks: number };
 }
 
 export class RestoreRefusedError extends Error {
@@ -157,13 +159,17 @@ export async function assessTarget(redis: Redis, keys: Keyspace, plan: RestorePl
  */
 async function restoreStream(redis: Redis, key: string, staging: string, archived: readonly ArchivedEntry[], groups: readonly GroupPosition[]): Promise<number> {
   await redis.del(staging);
-  for (let i = 0; i < archived.length; i += CHUNK) {
-    const p = redis.pipeline();
-    for (const e of archived.slice(i, i + CHUNK)) p.xadd(staging, e.id, ...e.fields);
-    const res = await p.exec();
-    const failed = res?.find(([err]) => err);
-    if (failed?.[0]) throw new Error(`restore of ${key}: ${failed[0].message}`);
+  // Chunks go out back to back on one connection (so in order), a few in flight at once.
+  let failure: Error | undefined;
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < archived.length && !failure; i += CHUNK) {
+    const args: string[] = [];
+    for (const e of archived.slice(i, i + CHUNK)) args.push(e.id, String(e.fields.length), ...e.fields);
+    inFlight.push(runScript(redis, 'stageEntries', [staging], args).then(() => undefined, (err: Error) => { failure ??= err; }));
+    if (inFlight.length >= 4) await inFlight.shift();
   }
+  await Promise.all(inFlight);
+  if (failure) throw new Error(`restore of ${key}: ${failure.message}`);
   const last = archived.at(-1)?.id ?? '0-0';
   const kept = await runScript(redis, 'restoreStream', [key, staging], [last, groups.length, ...groups.flatMap((g) => [g.name, g.lastDeliveredId])]);
   return Number(kept);
@@ -181,7 +187,9 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
   const started = now();
   const mode = o.mode ?? 'strict';
   const read = typeof o.archive === 'string' ? readArchive(o.archive) : o.archive;
+  const readDone = now();
   const plan = foldArchive(read.entries);
+  const folded = now();
   const { redis, keys } = o;
   const reasons = await assessTarget(redis, keys, plan, mode);
   if (reasons.length > 0) throw new RestoreRefusedError(reasons);
@@ -199,6 +207,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
     report.liveKept[name] = await restoreStream(redis, s.key, keys.drStaging(name), archived, groups);
     report.streams[name] = archived.length;
   }
+  const streamsDone = now();
 
   const ttl = o.resultTtlSeconds ?? 86_400;
   // Requeued entries propose ids `<archive max ms + 1>-<n>` (deterministic in an empty
@@ -207,7 +216,19 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
   const laneIndex = new Map(keys.lanes.map((k, i) => [k, i + 1]));
   let seq = 0;
   const chunkSize = o.chunk ?? CHUNK;
-  for (let i = 0; i < plan.tasks.length; i += chunkSize) {
+  // Chunks go out back to back on one connection (so the proposed ids reach each lane in
+  // order), a few in flight at once.
+  let failure: Error | undefined;
+  const inFlight: Promise<void>[] = [];
+  const count = (r: unknown): void => {
+    const [terminal = 0, requeued = 0, skipped = 0, overwritten = 0, adopted = 0] = r as number[];
+    report.terminal += terminal + overwritten;
+    report.requeued += requeued + adopted;
+    report.skipped += skipped;
+    report.overwritten += overwritten;
+    report.adopted += adopted;
+  };
+  for (let i = 0; i < plan.tasks.length && !failure; i += chunkSize) {
     const taskKeys: string[] = [];
     const args: (string | number)[] = [keys.lanes.length];
     const at = now();
@@ -224,14 +245,13 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
       args.push(expireIn, lane, lane > 0 ? `${baseMs}-${seq++}` : '*', projection.length / 2, ...projection, fields.length, ...fields);
     }
     if (taskKeys.length === 0) continue;
-    const [terminal, requeued, skipped, overwritten, adopted] = (await runScript(redis, 'restoreTasks', [...keys.lanes, ...taskKeys], args)) as number[];
-    report.terminal += (terminal ?? 0) + (overwritten ?? 0);
-    report.requeued += (requeued ?? 0) + (adopted ?? 0);
-    report.skipped += skipped ?? 0;
-    report.overwritten += overwritten ?? 0;
-    report.adopted += adopted ?? 0;
+    inFlight.push(runScript(redis, 'restoreTasks', [...keys.lanes, ...taskKeys], args).then(count, (err: Error) => { failure ??= err; }));
+    if (inFlight.length >= 4) await inFlight.shift();
   }
+  await Promise.all(inFlight);
+  if (failure) throw new Error(`restore of task projections: ${(failure as Error).message}`);
 
+  const tasksDone = now();
   await ensureWorkerGroups(redis, keys);
   if (plan.maxNumericId > 0) {
     const cur = Number((await redis.get(keys.idSeq)) ?? '0');
@@ -240,5 +260,6 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
   report.marker = markerValue(read.manifest.archiveId, now());
   await redis.set(keys.drEpoch, report.marker);
   report.ms = now() - started;
+  report.phaseMs = { read: readDone - started, fold: folded - readDone, streams: streamsDone - folded, tasks: tasksDone - streamsDone };
   return report;
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 
 /** The files in `../lua` (without `.lua`). */
-export type DrScript = 'restoreStream' | 'restoreTasks';
+export type DrScript = 'restoreStream' | 'restoreTasks' | 'stageEntries';
 
 const source = new Map<DrScript, string>();
 

@@ -30,6 +30,20 @@ export function archivedStreams(keys: Keyspace): ArchivedStream[] {
 
 /** Compares two stream ids (`ms-seq`); negative when a < b. */
 export function compareIds(a: string, b: string): number {
+  const ia = a.indexOf('-');
+  const ib = b.indexOf('-');
+  const am = Number(ia < 0 ? a : a.slice(0, ia));
+  const bm = Number(ib < 0 ? b : b.slice(0, ib));
+  const as = ia < 0 ? 0 : Number(a.slice(ia + 1));
+  const bs = ib < 0 ? 0 : Number(b.slice(ib + 1));
+  // Ids within 2^53 (every id Redis generates for a clock in ms) compare as numbers; past it, exactly.
+  if (Number.isSafeInteger(am) && Number.isSafeInteger(bm) && Number.isSafeInteger(as) && Number.isSafeInteger(bs)) {
+    return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
+  }
+  return compareBig(a, b);
+}
+
+function compareBig(a: string, b: string): number {
   const [am = '0', as = '0'] = a.split('-');
   const [bm = '0', bs = '0'] = b.split('-');
   const d = BigInt(am) - BigInt(bm);
