@@ -40,7 +40,7 @@ export function rows(s: Summary): Row[] {
       ['  Redis commands per task (incl. inside scripts)', (r: RoundReport) => r.redis.commandsPerTask, 1],
       ['  Lua script calls per task', (r: RoundReport) => r.redis.scriptsPerTask, 2],
       ['  worker process CPU per task, µs', (r: RoundReport) => r.workerCpuUsPerTask, 0],
-      ['  client process CPU per task, µs', (r: RoundReport) => r.clientCpuUsPerTask, 0],
+      ['  client process CPU per task, µs (solvestream: incl. the producer)', (r: RoundReport) => r.clientCpuUsPerTask, 0],
     ] as const) {
       const v = ['solvestream.burst', 'bullmq.burst', 'raw.burst'].map((k) => m(s, k, f));
       out.push([label, fmt(v[0], digits), fmt(v[1], digits), fmt(v[2], digits), v[0] && v[1] ? `${fmt(v[0] / v[1], 2)}× BullMQ` : '', '', '']);
