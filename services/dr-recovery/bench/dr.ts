@@ -10,7 +10,7 @@
  * DrService, exactly what main.ts runs, minus the ops server) in its own process; a load
  * generator doing what producers and workers do to Redis, through the same Lua
  * transitions: submit (projection + event + lane entry), XREADGROUP, claim, checkpoint,
- * and ~1 s later complete (result + event + XACK/XDEL) — five entries per task.
+ * and ~1 s later complete (result + event + XACK/XDEL) — six archived entries per task.
  *
  * RPO: for 20 s at 2,000 tasks/s, the lag of every batch the archiver fsyncs: now minus the
  * id time of the batch's OLDEST entry, so every entry of the batch waited at most that
@@ -20,7 +20,7 @@
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { startRedis, waitFor } from '@solvestream/testkit';
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
   try {
     await ensureWorkerGroups(rs, keys);
     await new Promise<void>((r) => child.once('message', () => r()));
-    console.log(`dr-recovery bench: ${cpus().length} cores, node ${process.version}, ${(await rs.info('server')).match(/redis_version:(\S+)/)?.[1] ?? '?'} redis-server (AOF everysec)`);
+    console.log(`dr-recovery bench: ${cpus().length} cores, node ${process.version}, ${(await rs.info('server')).match(/redis_version:(\S+)/)?.[1] ?? '?'} redis-server (AOF everysec), load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at start`);
     console.log(`command: npm run bench -w @solvestream/dr-recovery   (BENCH_RATE=${rate} BENCH_SECONDS=${seconds} BENCH_TASKS=${tasks})`);
 
     // RPO
@@ -198,6 +198,7 @@ async function main(): Promise<void> {
       `     ${total} ms total = read + checksums ${readMs} ms, fold ${ph?.fold} ms, history streams ${ph?.streams} ms, tasks ${ph?.tasks} ms; ` +
       `${report.terminal} finished, ${report.requeued} requeued with their checkpoint, ${report.unrecoverable.length} unrecoverable`,
     );
+    console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end (other work on the machine inflates every figure)`);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     rs.disconnect();
