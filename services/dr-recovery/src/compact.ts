@@ -32,7 +32,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 
 import { join } from 'node:path';
 import { decodeTaskEntry, fieldsToObject } from '@solvestream/contracts';
 import type { ArchiveWriter } from './archive';
-import type { CompactionSummary, SegmentInfo } from './manifest';
+import { fsyncPath, type CompactionSummary, type SegmentInfo } from './manifest';
 import { encodeFrame, iterateFrames, type ArchivedEntry, type Frame } from './segment';
 
 /** Events that only ever follow a task's outcome. */
@@ -178,7 +178,7 @@ export async function compactArchive(writer: ArchiveWriter, o: CompactOptions): 
     throw err;
   }
   closeSync(fd);
-  fsyncDir(writer.dir);
+  fsyncPath(writer.dir);
   await o.onStep?.('written');
 
   if (writer.isClosed) {
@@ -193,16 +193,7 @@ export async function compactArchive(writer: ArchiveWriter, o: CompactOptions): 
   await o.onStep?.('committed');
   if (out.entries === 0) rmSync(path, { force: true });
   for (const s of candidates) rmSync(join(writer.dir, s.file), { force: true });
-  fsyncDir(writer.dir);
+  fsyncPath(writer.dir);
   await o.onStep?.('deleted');
   return { compacted: true, summary, ms: now() - started };
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -91,7 +91,8 @@ export function loadManifest(dir: string): Manifest | undefined {
   return m;
 }
 
-function fsyncPath(path: string): void {
+/** fsync of a file or directory by path (a directory: so a rename or delete in it is durable). */
+export function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
