@@ -36,6 +36,7 @@ local status = redis.call('HGET', KEYS[4], 'status')
 if TERMINAL[status] then return {3, status} end
 
 local entryId = redis.call('XADD', KEYS[3], '*', unpack(fields))
-redis.call('HSET', KEYS[4], 'updatedAt', ARGV[2])
+-- entryId names the delivery that now backs the task (a restore re-run leaves it alone).
+redis.call('HSET', KEYS[4], 'entryId', entryId, 'updatedAt', ARGV[2])
 appendEvent(KEYS[5], eventsMax, taskId, 'promoted', ARGV[2], {'entry', entryId})
 return {1, entryId}

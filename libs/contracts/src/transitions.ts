@@ -73,6 +73,8 @@ export type ClaimResult =
   | { proceed: false; status: string };
 export type CompleteResult = { published: true; resultId: string } | { published: false; status: string };
 export type CheckpointResult = 'recorded' | 'terminal' | 'stale';
+export type ReassertResult = 'recorded' | 'present' | 'terminal' | 'missing';
+export interface CheckpointInput { taskId: string; provider: string; providerTaskId: string; attempt: number; consumer: string; now: number }
 export type RequeueMode = 'reclaim' | 'handback' | 'retry';
 export type RequeueResult =
   | { kind: 'requeued'; entryId: string }
@@ -233,7 +235,7 @@ export class Transitions {
    * Records the provider's task id. `terminal`: the task already has its outcome;
    * `stale`: a newer delivery exists (this caller lost its lease) and must stop.
    */
-  async checkpoint(input: { taskId: string; provider: string; providerTaskId: string; attempt: number; consumer: string; now: number }): Promise<CheckpointResult> {
+  async checkpoint(input: CheckpointInput): Promise<CheckpointResult> {
     const k = this.keys;
     const reply = (await this.fn(this.redis, 'checkpointTask')(
       k.task(input.taskId), k.events,
@@ -242,6 +244,34 @@ export class Transitions {
     if (reply === ScriptErrorCode.NO_TASK) throw new TransitionError('NO_TASK', `task ${input.taskId} has no projection`);
     if (reply === ScriptErrorCode.STALE) return 'stale';
     return reply === 1 ? 'recorded' : 'terminal';
+  }
+
+  /**
+   * Writes checkpoints a worker already holds once more, one pipeline for all (reassert
+   * mode of checkpointTask.lua): each is written only where its task names no provider id
+   * yet. Per input, in order: `recorded` (written), `present` (the task already names a
+   * provider id), `terminal`, `missing` (no projection: not restored yet), or the Error
+   * of that call.
+   */
+  async reassertCheckpoints(inputs: readonly CheckpointInput[]): Promise<(ReassertResult | Error)[]> {
+    if (inputs.length === 0) return [];
+    const k = this.keys;
+    const p = this.redis.pipeline();
+    for (const i of inputs) {
+      this.fn(p, 'checkpointTask')(k.task(i.taskId), k.events, i.taskId, i.now, i.provider, i.providerTaskId, i.attempt, i.consumer, this.eventsMaxLen, '1');
+    }
+    const replies = (await p.exec()) ?? [];
+    return inputs.map((_, n) => {
+      const [err, reply] = replies[n] ?? [new Error('no reply'), null];
+      if (err) return err;
+      switch (reply) {
+        case 1: return 'recorded';
+        case 2: return 'present';
+        case 0: return 'terminal';
+        case ScriptErrorCode.NO_TASK: return 'missing';
+        default: return new TransitionError('INTERNAL', `checkpointTask (reassert) answered ${String(reply)}`);
+      }
+    });
   }
 
   /** Next delivery of a task (reclaim, hand-back, delayed retry) or dead-letter; see requeueTask.lua. */

@@ -195,3 +195,38 @@ test('deadLetterPoison: entry moves to dead-letter with its reason, acked and de
   assert.equal(await redis.xlen(ks.lane('normal')), 0);
   assert.deepEqual(await events('P1'), ['dead-lettered']);
 });
+
+test('reassertCheckpoints: written only where the task names no provider id, whatever the delivery; terminal and missing say so', async () => {
+  const cp = (taskId: string, providerTaskId: string, attempt = 1) => ({ taskId, provider: 'sim', providerTaskId, attempt, consumer: 'w1', now: 5000 });
+  // R1: restored without its checkpoint, at a later attempt than the one that paid.
+  await tr.submit({ entry: entry('R1'), now: 1000 });
+  await redis.hset(ks.task('R1'), 'attempt', '3');
+  // R2: already names a provider id (the archive had it, or a live delivery wrote its own).
+  await tr.submit({ entry: entry('R2'), now: 1000 });
+  assert.equal(await tr.checkpoint(cp('R2', 'live-9')), 'recorded');
+  // R3: finished.
+  await tr.submit({ entry: entry('R3'), now: 1000 });
+  const [, , r3] = await readOne();
+  assert.ok(r3);
+  await tr.complete({ result: result('R3'), priority: 'normal', entryId: r3.id, consumer: 'w1', now: 2000 });
+
+  // The plain checkpoint refuses R1 (a newer delivery exists) ...
+  assert.equal(await tr.checkpoint(cp('R1', 'paid-1')), 'stale');
+  // ... the reassertion writes it, and leaves R2's live id alone.
+  const replies = await tr.reassertCheckpoints([cp('R1', 'paid-1'), cp('R2', 'paid-2'), cp('R3', 'paid-3'), cp('NOPE', 'paid-4')]);
+  assert.deepEqual(replies, ['recorded', 'present', 'terminal', 'missing']);
+  assert.equal((await readTask(redis, ks, 'R1'))?.providerTaskId, 'paid-1');
+  assert.equal((await readTask(redis, ks, 'R2'))?.providerTaskId, 'live-9');
+  assert.equal(await redis.exists(ks.task('NOPE')), 0, 'a missing task is not created');
+  assert.deepEqual(await events('R1'), ['submitted', 'provider-submitted']);
+  const raw = (await redis.xrange(ks.events, '-', '+')) as [string, string[]][];
+  const ev = raw.map(([id, f]) => decodeEventEntry(id, f)).find((d) => d.ok && d.value.taskId === 'R1' && d.value.event === 'provider-submitted');
+  assert.ok(ev?.ok);
+  assert.equal(ev.value.data.reasserted, '1');
+  // A claim of the restored task now resumes the paid-for id.
+  assert.deepEqual(await tr.claim({ entry: entry('R1', { attempt: 3 }), entryId: '0-1', consumer: 'w2', now: 6000 }),
+    { proceed: true, checkpoint: { provider: 'sim', providerTaskId: 'paid-1' } });
+  // Again: nothing changes.
+  assert.deepEqual(await tr.reassertCheckpoints([cp('R1', 'other')]), ['present']);
+  assert.deepEqual(await tr.reassertCheckpoints([]), []);
+});

@@ -5,11 +5,14 @@
  *   dr status              archive summary, epoch marker, per-stream archive lag
  *   dr backup              archive everything new now (refused while the service holds the archive)
  *   dr verify              read every segment, check every checksum and id order
+ *   dr compact             compact the sealed segments past ARCHIVE_RETENTION_HOURS now (what the
+ *                          service does every COMPACT_EVERY_MS; refused while it holds the archive)
  *   dr restore [--merge]   rebuild the partition from the archive (empty Redis only; --merge keeps
  *                          what live services wrote after a wipe)
  *   dr config show | set | history | rollback   the versioned runtime config (config-cli.ts)
  *
- * Env: REDIS_URL, KEY_PREFIX, PARTITION, ARCHIVE_DIR (default ./archive), RESULT_TTL_SECONDS.
+ * Env: REDIS_URL, KEY_PREFIX, PARTITION, ARCHIVE_DIR (default ./archive), RESULT_TTL_SECONDS,
+ * RESTORE_HOLD_MS, ARCHIVE_RETENTION_HOURS (the service's variables, same defaults).
  * Prints JSON. Exit codes: 0 done, 1 failed or refused (the message says why), 2 usage error.
  */
 import { hostname } from 'node:os';
@@ -17,7 +20,8 @@ import { parseArgs } from 'node:util';
 import { appendAlert, keyspace } from '@solvestream/contracts';
 import { createLogger, createRedis, env, PARTITION_ENV, parseCliEnv } from '@solvestream/core';
 import { ArchiveWriter } from './archive';
-import { restore, RestoreRefusedError } from './restore';
+import { compactArchive } from './compact';
+import { DEFAULT_RESTORE_HOLD_MS, restore, RestoreRefusedError } from './restore';
 import { DrService } from './service';
 import { archiveStatus, verifyArchive } from './status';
 import { CONFIG_USAGE, runConfigCommand } from './config-cli';
@@ -26,9 +30,11 @@ const CLI_ENV = {
   ...PARTITION_ENV,
   ARCHIVE_DIR: env.string({ doc: 'Archive directory', default: './archive' }),
   RESULT_TTL_SECONDS: env.int({ doc: 'Projection TTL after an outcome, s', default: 86_400, min: 0 }),
+  RESTORE_HOLD_MS: env.int({ doc: 'How long restored tasks without a checkpoint wait before delivery, ms', default: DEFAULT_RESTORE_HOLD_MS, min: 0, max: 600_000 }),
+  ARCHIVE_RETENTION_HOURS: env.int({ doc: 'Finished tasks older than this leave the archive on `dr compact`', default: 168, min: 0 }),
 };
 
-const USAGE = `usage: dr status | backup | verify | restore [--merge]\n       ${CONFIG_USAGE.replace('usage: ', '')}`;
+const USAGE = `usage: dr status | backup | verify | compact | restore [--merge]\n       ${CONFIG_USAGE.replace('usage: ', '')}`;
 
 export async function run(argv: string[], out: (s: string) => void, source: Record<string, string | undefined> = process.env): Promise<number> {
   let parsed;
@@ -39,7 +45,7 @@ export async function run(argv: string[], out: (s: string) => void, source: Reco
     return 2;
   }
   const [command] = parsed.positionals;
-  if (!command || !['status', 'backup', 'verify', 'restore', 'config'].includes(command)) {
+  if (!command || !['status', 'backup', 'verify', 'compact', 'restore', 'config'].includes(command)) {
     out(`${command ? `unknown command ${JSON.stringify(command)}` : 'missing command'}\n${USAGE}`);
     return 2;
   }
@@ -54,6 +60,23 @@ export async function run(argv: string[], out: (s: string) => void, source: Reco
     } catch (err) {
       out(`failed: ${(err as Error).message}`);
       return 1;
+    }
+  }
+  if (command === 'compact') {
+    if (e.ARCHIVE_RETENTION_HOURS === 0) {
+      out('nothing to do: ARCHIVE_RETENTION_HOURS=0 keeps everything');
+      return 0;
+    }
+    let writer: ArchiveWriter | undefined;
+    try {
+      writer = ArchiveWriter.open({ dir: e.ARCHIVE_DIR, prefix: e.KEY_PREFIX, partition: e.PARTITION });
+      json(await compactArchive(writer, { cutoff: Date.now() - e.ARCHIVE_RETENTION_HOURS * 3_600_000 }));
+      return 0;
+    } catch (err) {
+      out(`failed: ${(err as Error).message}`);
+      return 1;
+    } finally {
+      writer?.close();
     }
   }
   const redis = createRedis({ url: e.REDIS_URL, name: 'dr-cli', role: 'worker' });
@@ -79,7 +102,7 @@ export async function run(argv: string[], out: (s: string) => void, source: Reco
         }
       }
       case 'restore': {
-        const report = await restore({ redis, keys, archive: e.ARCHIVE_DIR, mode: parsed.values.merge ? 'merge' : 'strict', resultTtlSeconds: e.RESULT_TTL_SECONDS });
+        const report = await restore({ redis, keys, archive: e.ARCHIVE_DIR, mode: parsed.values.merge ? 'merge' : 'strict', resultTtlSeconds: e.RESULT_TTL_SECONDS, holdMs: e.RESTORE_HOLD_MS });
         await appendAlert(redis, keys, {
           kind: 'dr-restored', source: `dr-cli-${hostname()}`, at: Date.now(),
           message: `restored ${report.terminal} finished and requeued ${report.requeued} unfinished tasks in ${report.ms} ms (dr restore)`,

@@ -1,5 +1,6 @@
 /** dr-recovery configuration: every variable, its default and meaning. Parsed once in main.ts. */
 import { env, type ParsedEnv } from '@solvestream/core';
+import { DEFAULT_RESTORE_HOLD_MS } from './restore';
 
 export const DR_ENV = {
   REDIS_URL: env.url({ doc: 'Redis URL', default: 'redis://127.0.0.1:6379', protocols: ['redis:', 'rediss:'], secret: true }),
@@ -14,6 +15,7 @@ export const DR_ENV = {
   ARCHIVE_RETENTION_HOURS: env.int({ doc: 'Finished tasks whose outcome is older than this leave the archive (compaction); unfinished tasks and the config history always stay; 0 = keep everything', default: 168, min: 0 }),
   COMPACT_EVERY_MS: env.int({ doc: 'How often compaction of segments past the retention runs, ms', default: 600_000, min: 1000 }),
   GROUPS_EVERY_MS: env.int({ doc: 'How often consumer-group positions are recorded in the manifest, ms', default: 5000, min: 100 }),
+  RESTORE_HOLD_MS: env.int({ doc: 'After a restore, a requeued task without a checkpoint waits this long in the delayed set before it can be delivered, ms, so live workers can write back checkpoints the archive missed (no second payment); keep well above the workers\' CHECKPOINT_CHECK_MS; 0 = no hold', default: DEFAULT_RESTORE_HOLD_MS, min: 0, max: 600_000 }),
   RESULT_TTL_SECONDS: env.int({ doc: 'Projection TTL after an outcome, s (must match the workers); 0 = forever', default: 86_400, min: 0 }),
   PORT: env.int({ doc: 'Ops HTTP port (probes, metrics)', default: 8082, min: 0, max: 65535 }),
   HOST: env.string({ doc: 'Ops HTTP interface', default: '127.0.0.1' }),

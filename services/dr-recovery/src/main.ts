@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const compactedTasks = new Counter({ name: 'solvestream_dr_compacted_tasks_total', help: 'Finished tasks dropped from the archive by retention', registers: [registry] });
   const service = new DrService({
     redis, reader, keys, writer, logger, mode: e.DR_MODE, instance, batch: e.ARCHIVE_BATCH, blockMs: e.ARCHIVE_BLOCK_MS,
-    groupsEveryMs: e.GROUPS_EVERY_MS, resultTtlSeconds: e.RESULT_TTL_SECONDS,
+    groupsEveryMs: e.GROUPS_EVERY_MS, resultTtlSeconds: e.RESULT_TTL_SECONDS, restoreHoldMs: e.RESTORE_HOLD_MS,
     retentionMs: e.ARCHIVE_RETENTION_HOURS * 3_600_000, compactEveryMs: e.COMPACT_EVERY_MS,
     onCompact: (r) => { compactions.inc(); compactedTasks.inc(r.summary.tasksDropped); },
     onBatch: (n, lagMs) => { archivedTotal.inc(n); lag.observe(lagMs / 1000); },

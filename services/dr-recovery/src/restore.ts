@@ -23,13 +23,19 @@
  *      terminal or a lane entry backs it (so an interrupted restore can be re-run), and
  *      otherwise (a worker rebuilt it from a stale delivery after the wipe) replaced by
  *      the archived outcome or given its requeued entry and checkpoint (see the script);
+ *      A requeued task with no checkpoint is held in the delayed set for `holdMs` (default
+ *      5 s) instead: a worker may hold a checkpoint the archive never saw, and writes it
+ *      again when it sees the epoch marker change (worker checkpoint-keeper.ts); the
+ *      supervisor promotes the task when due, and its next delivery polls that id
+ *      instead of paying for a second solve;
  *   3. the `workers` group on every lane, `id-seq` raised past every archived numeric id;
  *   4. the epoch marker, last: a restore that dies before it is simply run again.
  *
  * Deterministic: restoring the same archive into two empty Redis servers yields the same
  * keys and values (requeued lane entries get ids `<archive max ms + 1>-<n>` unless a live
- * writer is already past that id in their lane). Not restored (not in any stream): idempotency keys, the delayed set
- * (due retries are requeued at once), open-task sets, stats, webhooks, tenants, api keys.
+ * writer is already past that id in their lane; held tasks are due at restore time + holdMs). Not restored (not in any
+ * stream): idempotency keys, the delayed set as it was (due retries are requeued at once, or held as above), open-task
+ * sets, stats, webhooks, tenants, api keys.
  */
 import type { Redis } from 'ioredis';
 import { ensureWorkerGroups, type Keyspace } from '@solvestream/contracts';
@@ -53,7 +59,16 @@ export interface RestoreOptions {
   now?: () => number;
   /** Tasks per restoreTasks.lua call (and entries per staging pipeline). Default 2,000. */
   chunk?: number;
+  /**
+   * How long a requeued task without a checkpoint waits in the delayed set before it can
+   * be delivered, ms, so live workers can write back checkpoints the archive missed
+   * (see step 2). 0 = straight to the lanes. Default 5,000; keep it well above the
+   * workers' CHECKPOINT_CHECK_MS.
+   */
+  holdMs?: number;
 }
+
+export const DEFAULT_RESTORE_HOLD_MS = 5000;
 
 export interface RestoreReport {
   archiveId: string;
@@ -76,6 +91,8 @@ export interface RestoreReport {
    * after the wipe), given their requeued entry and archived checkpoint. Counted in `requeued` too.
    */
   adopted: number;
+  /** Requeued (or adopted) tasks without a checkpoint, held in the delayed set for `holdMs`. */
+  held: number;
   /** Terminal projections past their TTL, not written (they would have expired anyway). */
   expired: number;
   unrecoverable: string[];
@@ -196,7 +213,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
 
   const report: RestoreReport = {
     archiveId: read.manifest.archiveId, marker: '', mode, streams: {}, liveKept: {}, terminal: 0, requeued: 0,
-    skipped: 0, overwritten: 0, adopted: 0, expired: 0, unrecoverable: plan.unrecoverable, ms: 0,
+    skipped: 0, overwritten: 0, adopted: 0, held: 0, expired: 0, unrecoverable: plan.unrecoverable, ms: 0,
   };
   const byName = new Map(archivedStreams(keys).map((s) => [s.name, s]));
   for (const name of HISTORY_STREAMS) {
@@ -216,12 +233,14 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
   const laneIndex = new Map(keys.lanes.map((k, i) => [k, i + 1]));
   let seq = 0;
   const chunkSize = o.chunk ?? CHUNK;
+  const holdMs = o.holdMs ?? DEFAULT_RESTORE_HOLD_MS;
   // Chunks go out back to back on one connection (so the proposed ids reach each lane in
   // order), a few in flight at once.
   let failure: Error | undefined;
   const inFlight: Promise<void>[] = [];
   const count = (r: unknown): void => {
-    const [terminal = 0, requeued = 0, skipped = 0, overwritten = 0, adopted = 0] = r as number[];
+    const [terminal = 0, requeued = 0, skipped = 0, overwritten = 0, adopted = 0, held = 0] = r as number[];
+    report.held += held;
     report.terminal += terminal + overwritten;
     report.requeued += requeued + adopted;
     report.skipped += skipped;
@@ -230,8 +249,8 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
   };
   for (let i = 0; i < plan.tasks.length && !failure; i += chunkSize) {
     const taskKeys: string[] = [];
-    const args: (string | number)[] = [keys.lanes.length];
     const at = now();
+    const args: (string | number)[] = [keys.lanes.length, holdMs > 0 ? at + holdMs : 0];
     for (const t of plan.tasks.slice(i, i + chunkSize)) {
       let expireIn = 0;
       if (t.completedAt !== undefined && ttl > 0) {
@@ -245,7 +264,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
       args.push(expireIn, lane, lane > 0 ? `${baseMs}-${seq++}` : '*', projection.length / 2, ...projection, fields.length, ...fields);
     }
     if (taskKeys.length === 0) continue;
-    inFlight.push(runScript(redis, 'restoreTasks', [...keys.lanes, ...taskKeys], args).then(count, (err: Error) => { failure ??= err; }));
+    inFlight.push(runScript(redis, 'restoreTasks', [...keys.lanes, keys.delayed, keys.delayedEntries, ...taskKeys], args).then(count, (err: Error) => { failure ??= err; }));
     if (inFlight.length >= 4) await inFlight.shift();
   }
   await Promise.all(inFlight);

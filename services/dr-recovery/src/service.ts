@@ -52,6 +52,8 @@ export interface DrServiceOptions {
   groupsEveryMs?: number;
   /** Projection TTL after an outcome, s (match the services). Default 86,400. */
   resultTtlSeconds?: number;
+  /** Hold of restored tasks without a checkpoint, ms (restore.ts `holdMs`). Default 5,000. */
+  restoreHoldMs?: number;
   /**
    * Retention, ms: finished tasks whose outcome is older than this leave the archive
    * (compact.ts); unfinished tasks always stay. 0 or absent: keep everything.
@@ -255,7 +257,7 @@ export class DrService {
     try {
       const report = await restore({
         redis: this.o.redis, keys: this.o.keys, archive: readArchive(this.o.writer.dir), mode: 'merge',
-        resultTtlSeconds: this.o.resultTtlSeconds, now: this.now,
+        resultTtlSeconds: this.o.resultTtlSeconds, holdMs: this.o.restoreHoldMs, now: this.now,
       });
       this.lastRestore = report;
       logger.warn({ ...report, unrecoverable: report.unrecoverable.length }, 'restored from the archive');

@@ -51,7 +51,7 @@ test('merge restore while producers keep submitting: succeeds, keeps every live 
     }
   })();
   while (live.length < 20) await new Promise((r) => setTimeout(r, 5));
-  const report = await restore({ redis: rd, keys, archive: dir, mode: 'merge', chunk: 10 });
+  const report = await restore({ redis: rd, keys, archive: dir, mode: 'merge', chunk: 10, holdMs: 0 }); // no hold (restore.test.ts)
   const duringRestore = live.length;
   stop = true;
   await writing;

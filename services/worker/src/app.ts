@@ -34,6 +34,7 @@ export interface BuildWorkerOptions {
   traceParentMode?: 'link' | 'parent';
   maxFailures?: number;
   heartbeatMs?: number;
+  checkpointCheckMs?: number;
   version?: string;
   pollIntervalMs?: number;
   pollFirstDelayScale?: number;
@@ -72,6 +73,7 @@ export function buildWorker(o: BuildWorkerOptions): { worker: Worker; providers:
     traceParentMode: o.traceParentMode,
     maxFailures: o.maxFailures,
     heartbeatMs: o.heartbeatMs,
+    checkpointCheckMs: o.checkpointCheckMs,
     version: o.version,
     solve: {
       providers,

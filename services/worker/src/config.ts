@@ -81,6 +81,7 @@ export const WORKER_ENV = {
   OPS_PORT: env.int({ doc: 'Port of the ops HTTP server (/health, /health/ready, /metrics); 0 = any free port (logged)', default: 0, min: 0, max: 65535 }),
   OPS_HOST: env.string({ doc: 'Interface of the ops HTTP server; 0.0.0.0 in a container', default: '127.0.0.1' }),
   CONFIG_POLL_MS: env.int({ doc: 'How often the versioned runtime config (provider keys, order, enabled, concurrency) is checked, ms: a rotation reaches this worker within it', default: 1000, min: 50, max: 600_000 }),
+  CHECKPOINT_CHECK_MS: env.int({ doc: 'How often the checkpoints of tasks in flight here are checked against the dr-recovery epoch marker and written again after a wipe, ms; keep well under dr-recovery RESTORE_HOLD_MS', default: 1000, min: 50, max: 60_000 }),
   HEARTBEAT_MS: env.int({ doc: 'Heartbeat period, ms (0 = off)', default: 5000, min: 0, max: 600_000 }),
   DRAIN_GRACE_MS: env.int({ doc: 'On SIGTERM, how long in-flight tasks may finish before they are handed back, ms', default: 10_000, min: 0, max: 600_000 }),
   LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, { doc: 'pino log level', default: 'info' }),

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     metrics, traceParentMode: e.TRACE_PARENT_MODE,
     redis, blockingRedis, logger, consumer, provider, fallbacks, routing: routingOptions(e),
     keyPrefix: e.KEY_PREFIX, partition: e.PARTITION, concurrency: e.WORKER_CONCURRENCY, blockMs: e.BLOCK_MS,
-    leaseMs: e.LEASE_MS, maxFailures: e.MAX_FAILURES, heartbeatMs: e.HEARTBEAT_MS, version: VERSION,
+    leaseMs: e.LEASE_MS, maxFailures: e.MAX_FAILURES, heartbeatMs: e.HEARTBEAT_MS, checkpointCheckMs: e.CHECKPOINT_CHECK_MS, version: VERSION,
     pollIntervalMs: e.POLL_INTERVAL_MS, pollFirstDelayScale: e.POLL_FIRST_DELAY_SCALE,
     resultTtlSeconds: e.RESULT_TTL_SECONDS, eventsMaxLen: e.EVENTS_MAXLEN, resultsMaxLen: e.RESULTS_MAXLEN,
   });

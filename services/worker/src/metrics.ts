@@ -14,6 +14,8 @@ export interface WorkerMetrics {
   /** Records how one delivery ended; `submittedAt` is the task's submit time, `provider` the one named in its outcome. */
   record(end: SolveEnd, type: TaskType, provider: string | undefined, submittedAt: number, now: number): void;
   poison(): void;
+  /** Checkpoints written again after a wipe or a failed write (checkpoint-keeper.ts). */
+  checkpointsReasserted(n: number): void;
   /** Every provider request: duration by provider and phase, errors by code. */
   providerCall(call: ProviderCall): void;
 }
@@ -36,6 +38,11 @@ export function createWorkerMetrics(o: { instance: string; redis: Redis; keys: K
     labelNames: ['type', 'provider', 'outcome'], buckets: SOLVE_BUCKETS, registers: [registry],
   });
   const poison = new Counter({ name: 'solvestream_worker_poison_total', help: 'Undecodable entries moved to dead-letter', registers: [registry] });
+  const reasserted = new Counter({
+    name: 'solvestream_worker_checkpoints_reasserted_total',
+    help: 'Provider checkpoints written again because the first copy was lost (Redis wiped and restored) or its write failed',
+    registers: [registry],
+  });
   new Gauge({
     name: 'solvestream_worker_inflight_tasks', help: 'Tasks being solved by this process', registers: [registry],
     collect() { this.set(o.worker()?.stats.inFlight ?? 0); },
@@ -75,5 +82,6 @@ export function createWorkerMetrics(o: { instance: string; redis: Redis; keys: K
       if (end === 'solved' || end === 'failed') duration.observe({ type, provider: provider ?? 'none', outcome: end }, Math.max(0, now - submittedAt) / 1000);
     },
     poison: () => poison.inc(),
+    checkpointsReasserted: (n) => reasserted.inc(n),
   };
 }

@@ -47,7 +47,17 @@ export interface SolveDeps {
   isStopping: () => boolean;
   /** Failures (reclaims + retries) after which a task is dead-lettered. */
   maxFailures: number;
+  /** Holds each paid-for checkpoint until the outcome, to write it again after a Redis wipe (checkpoint-keeper.ts). */
+  checkpoints?: CheckpointLedger;
 }
+
+/** What solving needs of the CheckpointKeeper. */
+export interface CheckpointLedger {
+  remember(taskId: string, c: KeptCheckpoint): void;
+  recorded(taskId: string, c?: KeptCheckpoint): void;
+  forget(taskId: string): void;
+}
+type KeptCheckpoint = { provider: string; providerTaskId: string; attempt: number; deadline: number };
 
 /**
  * Per-task lease handle from the worker. `confirm()` renews the lease now and answers
@@ -113,6 +123,7 @@ export async function solveTask(
       now: d.clock(),
     })).then((res) => { span.setAttribute('solvestream.published', res.published); return res; })
       .finally(() => span.end());
+    d.checkpoints?.forget(entry.taskId);
     if (!done.published) {
       log.warn({ status: done.status }, 'task already had an outcome; this one was recorded as a duplicate');
       return 'duplicate';
@@ -131,6 +142,7 @@ export async function solveTask(
       entry, entryId, consumer: d.consumer, mode: 'retry', reason: `${err.code}: ${err.message}`.slice(0, 300),
       maxFailures: d.maxFailures, dueAt, errorCode: err.code, now: d.clock(),
     });
+    d.checkpoints?.forget(entry.taskId);
     log.warn({ code: err.code, class: err.errorClass, outcome: r.kind, dueInMs: dueAt - d.clock() }, 'submit failed; retry scheduled');
     if (r.kind === 'not-pending' || r.kind === 'not-owner') return 'lost';
     return 'retried';
@@ -144,6 +156,9 @@ export async function solveTask(
   if (checkpoint && !provider) {
     log.error({ provider: checkpoint.provider }, 'task was submitted to a provider that is no longer configured; submitting again');
     providerTaskId = undefined;
+  }
+  if (provider && providerTaskId) {
+    d.checkpoints?.recorded(entry.taskId, { provider: provider.client.name, providerTaskId, attempt: entry.attempt, deadline: entry.deadline });
   }
 
   if (!providerTaskId) {
@@ -168,10 +183,14 @@ export async function solveTask(
     firstPollAt = d.clock() + d.firstPollDelayMs(entry.type);
     span.setAttributes({ [ATTR_PROVIDER]: provider.client.name, [ATTR_PROVIDER_TASK_ID]: providerTaskId });
     span.end();
+    // Kept here first: if the write below fails, or lands in a Redis that is then wiped,
+    // the keeper writes it again so no later delivery pays for this task a second time.
+    d.checkpoints?.remember(entry.taskId, { provider: provider.client.name, providerTaskId, attempt: entry.attempt, deadline: entry.deadline });
     const recorded = await d.transitions.checkpoint({
       taskId: entry.taskId, provider: provider.client.name, providerTaskId, attempt: entry.attempt,
       consumer: d.consumer, now: d.clock(),
     });
+    if (recorded === 'recorded') d.checkpoints?.recorded(entry.taskId);
     if (recorded === 'stale') {
       log.warn({ providerTaskId }, 'lost the lease before the checkpoint; a newer delivery owns this task');
       return 'lost';

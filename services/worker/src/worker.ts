@@ -42,6 +42,7 @@ import {
   type TaskEntry,
 } from '@solvestream/contracts';
 import { solveTask, type SolveDeps, type SolveEnd } from './solve';
+import { CheckpointKeeper } from './checkpoint-keeper';
 import { startProcessSpan, withSpan, type ParentMode } from '@solvestream/telemetry';
 import type { WorkerMetrics } from './metrics';
 
@@ -62,6 +63,8 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** Failures (reclaims + retries) after which a task is dead-lettered. Default 5. */
   maxFailures?: number;
+  /** How often held checkpoints are checked against the dr-recovery epoch marker, ms (checkpoint-keeper.ts). Default 1,000. */
+  checkpointCheckMs?: number;
   /** Heartbeat period, ms (0 = none). Default 5,000. */
   heartbeatMs?: number;
   /** Reported in heartbeats. */
@@ -125,9 +128,17 @@ export class Worker {
   /** Version of the runtime config in force here (heartbeats report it); 0 = none. */
   configVersion = 0;
 
+  /** Paid-for checkpoints, written again after a Redis wipe (checkpoint-keeper.ts). */
+  readonly checkpoints: CheckpointKeeper;
+
   constructor(private readonly o: WorkerOptions) {
     this.leaseMs = o.leaseMs ?? 30_000;
     this.concurrency = o.concurrency;
+    this.checkpoints = new CheckpointKeeper({
+      redis: o.redis, keys: o.keys, transitions: o.transitions, logger: o.logger.child({ component: 'checkpoints' }),
+      consumer: o.consumer, clock: o.solve.clock, intervalMs: o.checkpointCheckMs,
+      onReasserted: (n) => o.metrics?.checkpointsReasserted(n),
+    });
   }
 
   /**
@@ -156,6 +167,7 @@ export class Worker {
 
   async start(): Promise<void> {
     await ensureWorkerGroups(this.o.redis, this.o.keys);
+    this.checkpoints.start();
     this.loopDone = this.loop();
     this.timers.push(setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.leaseMs / 3))));
     const hb = this.o.heartbeatMs ?? 5000;
@@ -365,6 +377,7 @@ export class Worker {
       consumer: this.o.consumer,
       isStopping: () => this.state !== 'running',
       maxFailures: this.o.maxFailures ?? 5,
+      checkpoints: this.checkpoints,
     };
     const held = this.held.get(id);
     const lease = {
@@ -454,6 +467,7 @@ export class Worker {
     for (const p of this.o.solve.providers.values()) p.poller.close();
     await all;
     for (const t of this.timers) clearInterval(t);
+    this.checkpoints.close();
     await this.heartbeat();
     this.state = 'stopped';
     this.stats.state = 'stopped';

@@ -64,14 +64,14 @@ function startPromoter(): void {
   promoter ??= setInterval(() => void promoteDue(redis, ks, tr, Date.now()).catch(() => undefined), 50);
 }
 
-async function startWorker(concurrency = 50, name = 'w1'): Promise<Worker> {
+async function startWorker(concurrency = 50, name = 'w1', extra: { checkpointCheckMs?: number } = {}): Promise<Worker> {
   startPromoter();
   const conn = new Redis(server.url, { maxRetriesPerRequest: null });
   const blocking = new Redis(server.url, { maxRetriesPerRequest: null });
   const { worker } = buildWorker({
     redis: conn, blockingRedis: blocking, logger, consumer: name,
     provider: { name: 'sim', baseUrl: sim.url, key: KEY, timeoutMs: 2000 },
-    concurrency, blockMs: 200, pollIntervalMs: 50, pollFirstDelayScale: 0.005,
+    concurrency, blockMs: 200, pollIntervalMs: 50, pollFirstDelayScale: 0.005, ...extra,
   });
   await worker.start();
   running.push({ worker, conns: [conn, blocking] });
@@ -206,6 +206,39 @@ test('Redis wiped under a running worker: groups are recreated and new tasks are
   await submitAll([second]);
   const [view] = await waitDone([second.taskId]);
   assert.equal(view!.status, 'solved');
+});
+
+test('Redis wiped after the checkpoint, restored without it: the worker writes it again and the restored task polls the paid-for id', async () => {
+  await redis.set(ks.drEpoch, 'arch-1/1000');
+  // Polls hang 1.5 s: the task sits in its poll phase while Redis is wiped.
+  await sim.faults({ slow: { delayMs: 1500, on: 'poll' } });
+  const worker = await startWorker(50, 'w1', { checkpointCheckMs: 100 });
+  const e = entry();
+  await submitAll([e]);
+  const paidId = await waitFor('checkpoint written', async () => (await readTask(redis, ks, e.taskId))?.providerTaskId, { timeoutMs: 10_000 });
+
+  // The wipe, then what a restore from an archive that missed the checkpoint writes: the
+  // projection without a provider id, a new epoch marker, the entry held back (restore.ts).
+  await redis.flushall();
+  await ensureWorkerGroups(redis, ks);
+  await redis.hset(ks.task(e.taskId), 'task', e.taskId, 'type', e.type, 'tenant', e.tenant, 'priority', e.priority,
+    'deadline', String(e.deadline), 'createdAt', String(e.submittedAt), 'status', 'queued', 'attempt', '2', 'updatedAt', String(Date.now()));
+  await redis.set(ks.drEpoch, 'arch-1/2000');
+  await waitFor('checkpoint written again', async () => (await readTask(redis, ks, e.taskId))?.providerTaskId === paidId, { timeoutMs: 10_000 });
+  assert.ok(worker.checkpoints.reasserted >= 1);
+
+  // The hold ends: the task's next delivery is claimed, resumes the paid-for id, and is solved.
+  await sim.faults({});
+  await redis.xadd(ks.lane('normal'), '*', ...encodeTaskEntry({ ...e, attempt: 2 }));
+  const [view] = await waitDone([e.taskId]);
+  assert.equal(view!.status, 'solved');
+  assert.equal(view!.providerTaskId, paidId);
+  const st = await sim.stats();
+  assert.equal(st.acceptedSubmits, 1, 'the provider accepted one submit in all');
+  assert.equal(st.charges, 1, 'and charged once');
+  const results = (await redis.xrange(ks.results, '-', '+')) as [string, string[]][];
+  assert.equal(results.length, 1, 'one result');
+  await waitFor('the keeper lets go once the outcome is written', () => worker.checkpoints.size === 0, { timeoutMs: 5000 });
 });
 
 test('priorities: higher lanes first, yet a flood of critical work does not starve the low lane', async () => {
