@@ -18,10 +18,14 @@
  *   printed (`lostUnarchived`, with when their 202 arrived relative to the wipe: about 0,
  *   give or take the client's own delay on a busy machine), not asserted to be zero; the
  *   archive lag is measured in the dr-recovery benchmark;
- * - no provider solve whose checkpoint survived is paid twice (`doublePaid` = 0).
- *   A submit whose checkpoint was written after the archive's last read before the wipe
- *   (or into the wiped Redis) is unknown to the restored task, which submits again: such
- *   submits are counted (`lostSubmits`), not hidden.
+ * - no task is submitted to the provider twice (`submittedTwice` = 0, `doublePaid` = 0),
+ *   not even one whose checkpoint the archive missed (written after its last read before
+ *   the wipe, or into the wiped Redis): the worker that paid writes it again when the
+ *   epoch marker changes, and the restore holds tasks without a checkpoint back until it
+ *   has (worker checkpoint-keeper.ts, restore.ts). `lostSubmits` counts submits no
+ *   checkpoint event ever named;
+ * - a task whose lane entry the wipe took after a worker had read it, and whose claim
+ *   rebuilt its projection in the empty Redis, is solved by that worker (not left `active`).
  * Also printed: POSTs refused during the outage (b) and retried with their idempotency
  * key afterwards. Idempotency keys are not restored (no stream holds them), so a refused
  * POST whose submit did run before the kill is created again on retry (`ambiguous`).
@@ -173,6 +177,7 @@ async function underLoad(label: string, wipe: () => Promise<void>): Promise<void
     assert.equal(results.duplicates, 0);
     assert.deepEqual(paid.offenders, [], 'no checkpointed solve paid twice');
     assert.equal(paid.doublePaid, 0);
+    assert.equal(paid.submittedTwice, 0, 'no task submitted to the provider twice');
     assert.deepEqual(rest, { lanes: 0, pending: 0, delayed: 0 }, 'nothing left queued, pending or delayed');
     assert.equal(verify.code, 0, verify.out);
     for (const p of [...system.all(), dr.proc]) assert.ok(isAlive(p), `${p.name} kept running`);

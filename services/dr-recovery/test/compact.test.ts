@@ -7,11 +7,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { startRedis, waitFor, type RedisServer } from '@solvestream/testkit';
 import { decodeTaskEntry, keyspace, readTask, Transitions, WORKERS_GROUP } from '@solvestream/contracts';
+import { run } from '../src/cli';
 import { ArchiveWriter, compactArchive, DrService, readArchive, restore, verifyArchive, type ArchivedEntry } from '../src';
 import { result, silent, tempDir, workload } from './helpers';
 
@@ -69,18 +70,18 @@ async function finish(id: string, priority: 'high' | 'normal'): Promise<void> {
  * An archive of two generations: `old` tasks archived at T0 (segment 1), then at T0 + 2 h
  * one old in-flight task finishes and `new` tasks arrive (segment 2, by age rotation).
  */
-async function twoGenerations(): Promise<{ dir: string; old: Awaited<ReturnType<typeof workload>>; fresh: Awaited<ReturnType<typeof workload>>; clock: { t: number }; w: ArchiveWriter }> {
+async function twoGenerations(t0 = T0): Promise<{ dir: string; old: Awaited<ReturnType<typeof workload>>; fresh: Awaited<ReturnType<typeof workload>>; clock: { t: number }; w: ArchiveWriter }> {
   await rs.flushall();
   const dir = tempDir();
-  const clock = { t: T0 };
+  const clock = { t: t0 };
   const w = ArchiveWriter.open({ dir, prefix: 'ss', partition: 'p0', segmentMaxAgeMs: HOUR, now: () => clock.t });
   const old = await workload(rs, keys, 4, 'old');
   await rs.xadd(keys.config, '*', 'v', '1', 'version', '1', 'doc', '{}'); // config history: never dropped
   await rs.xadd(keys.alerts, '*', 'v', '1', 'kind', 'test', 'message', 'old alert');
-  await archiveAt(w, clock, T0);
+  await archiveAt(w, clock, t0);
   await finish('flight-old0', 'normal'); // finishes late: its result lands in segment 2
   const fresh = await workload(rs, keys, 2, 'new');
-  await archiveAt(w, clock, T0 + 2 * HOUR);
+  await archiveAt(w, clock, t0 + 2 * HOUR);
   assert.equal(w.manifest.segments.length, 2, 'the age limit sealed segment 1');
   return { dir, old, fresh, clock, w };
 }
@@ -228,4 +229,34 @@ test('the running service compacts in the background while it keeps archiving', 
     await svc.close();
   }
   assert.deepEqual([verifyArchive(dir).ok, verifyArchive(dir).strays], [true, []]);
+});
+
+test('`dr compact` runs the retention now: refused while a writer holds the archive, then compacts past ARCHIVE_RETENTION_HOURS', async () => {
+  const { dir, old, w } = await twoGenerations(Date.now() - 10 * 24 * HOUR); // segment 1 is ten days old
+  const seg1 = w.manifest.segments[0]?.file as string;
+  const dr = async (extra: Record<string, string> = {}): Promise<{ code: number; text: string }> => {
+    const out: string[] = [];
+    const code = await run(['compact'], (line) => out.push(line), { ARCHIVE_DIR: dir, ...extra });
+    return { code, text: out.join('\n') };
+  };
+  w.close();
+  // Another live process holds the archive (the service): refused, nothing touched.
+  writeFileSync(join(dir, 'LOCK'), String(process.ppid));
+  let r = await dr({ ARCHIVE_RETENTION_HOURS: '24' });
+  assert.equal(r.code, 1);
+  assert.match(r.text, /is being written by process/);
+  assert.ok(existsSync(join(dir, seg1)));
+  rmSync(join(dir, 'LOCK'));
+  r = await dr({ ARCHIVE_RETENTION_HOURS: '0' });
+  assert.deepEqual([r.code, r.text], [0, 'nothing to do: ARCHIVE_RETENTION_HOURS=0 keeps everything']);
+  r = await dr({ ARCHIVE_RETENTION_HOURS: '24' });
+  assert.equal(r.code, 0, r.text);
+  const report = JSON.parse(r.text) as { compacted: boolean; summary: { replaced: string[]; tasksDropped: number } };
+  assert.equal(report.compacted, true);
+  assert.deepEqual(report.summary.replaced, [seg1]);
+  assert.equal(report.summary.tasksDropped, old.done.length + old.cancelled.length);
+  assert.equal(verifyArchive(dir).ok, true);
+  r = await dr({ ARCHIVE_RETENTION_HOURS: 'soon' });
+  assert.equal(r.code, 2);
+  assert.match(r.text, /ARCHIVE_RETENTION_HOURS/);
 });

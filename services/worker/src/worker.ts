@@ -20,7 +20,10 @@
  * with JUSTID: resets the idle time without counting a delivery). An entry idle past
  * `leaseMs` belongs to a dead or frozen worker and the supervisor reclaims it. When a
  * renewal finds an entry gone, that task is abandoned here (its new delivery runs
- * elsewhere); before paying for a submit the lease is confirmed once more.
+ * elsewhere) — unless the task still names this worker's claim of that entry as its
+ * live delivery: then Redis lost the entry (wiped after this worker read it) and nobody
+ * else can deliver it, so it is solved on here without a lease (`adoptOrphan`). Before
+ * paying for a submit the lease is confirmed once more.
  *
  * Robustness: every Redis error in the loop is logged and retried with backoff; NOGROUP
  * (Redis restarted without data, or wiped) recreates the groups. A decode failure
@@ -102,6 +105,8 @@ interface Held {
   entry: TaskEntry;
   claimedAt: number;
   lost: AbortController;
+  /** The entry vanished with no other delivery taking over (Redis wiped): solved on without a lease. */
+  orphan?: boolean;
 }
 
 export class Worker {
@@ -185,6 +190,7 @@ export class Worker {
     const byLane = new Map<string, string[]>();
     for (const [id, h] of this.held) {
       if (ids && !ids.includes(id)) continue;
+      if (h.orphan) continue;
       const list = byLane.get(h.lane);
       if (list) list.push(id);
       else byLane.set(h.lane, [id]); // (copying the list per entry made a renewal O(n²) in held entries)
@@ -199,10 +205,11 @@ export class Worker {
           for (const id of chunk) {
             if (kept.has(id)) continue;
             const h = this.held.get(id);
-            if (h && !h.lost.signal.aborted) {
+            if (h && !h.lost.signal.aborted && !(await this.adoptOrphan(id, h))) {
               this.o.logger.warn({ taskId: h.entry.taskId, entryId: id }, 'lease lost: the entry was reclaimed; abandoning the task here');
               h.lost.abort();
             }
+            if (h?.orphan) kept.add(id);
           }
         }
       }
@@ -212,6 +219,23 @@ export class Worker {
       for (const id of ids ?? []) kept.add(id);
     }
     return kept;
+  }
+
+  /**
+   * An entry gone from the group with the task still naming it as its delivery, and not
+   * finished: nobody reclaimed it (a reclaim sets it `queued`), Redis lost it (wiped,
+   * or restarted empty) after this worker read it. No lease can be renewed and no one else
+   * will deliver it, so it is solved on here rather than left `active` forever; a restore
+   * that requeues it meanwhile gives its delivery this task's checkpoint (first result wins).
+   */
+  private async adoptOrphan(id: string, h: Held): Promise<boolean> {
+    const [status, entryId, consumer] = await this.o.redis.hmget(this.o.keys.task(h.entry.taskId), 'status', 'entryId', 'consumer');
+    // A reclaim, retry or hand-back sets `queued` at once (the new entry is named when it
+    // is claimed); an outcome sets a terminal status. Only our own claim leaves this.
+    if (status !== 'active' || entryId !== id || consumer !== this.o.consumer) return false;
+    h.orphan = true;
+    this.o.logger.warn({ taskId: h.entry.taskId, entryId: id }, 'the entry vanished with no new delivery (Redis lost it): solving on without a lease');
+    return true;
   }
 
   private async heartbeat(): Promise<void> {
@@ -384,6 +408,7 @@ export class Worker {
       lost: held?.lost.signal ?? new AbortController().signal,
       confirm: async (): Promise<boolean> => {
         if (!held || held.lost.signal.aborted) return false;
+        if (held.orphan) return true;
         // Fresh claims need no extra round trip; an old one (or one from before a freeze) does.
         if (this.o.solve.clock() - held.claimedAt < this.leaseMs / 3) return true;
         return (await this.renewLeases([id])).has(id);
