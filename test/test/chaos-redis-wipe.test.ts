@@ -27,8 +27,8 @@
  * - a task whose lane entry the wipe took after a worker had read it, and whose claim
  *   rebuilt its projection in the empty Redis, is solved by that worker (not left `active`).
  * Also printed: POSTs refused during the outage (b) and retried with their idempotency
- * key afterwards. Idempotency keys are not restored (no stream holds them), so a refused
- * POST whose submit did run before the kill is created again on retry (`ambiguous`).
+ * key afterwards (`ambiguous`: the retry found the task its first POST had created, its
+ * idempotency key restored from the archive; otherwise the retry creates it).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

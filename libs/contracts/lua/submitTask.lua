@@ -11,9 +11,11 @@
   ARGV[2]  now, epoch ms
   ARGV[3]  idempotency TTL in seconds; '0' = the request has no idempotency key
   ARGV[4]  events MAXLEN (approximate trim); '0' = never trim
-  ARGV[5]  n: the number of projection field/value pairs that follow
-  ARGV[6 .. 5+2n]  projection field/value pairs
-  ARGV[6+2n ..]    lane entry field/value pairs
+  ARGV[5]  the client's idempotency key ('' when none): recorded in the `submitted`
+           event with the TTL, so a restore from the archive can map it to the task again
+  ARGV[6]  n: the number of projection field/value pairs that follow
+  ARGV[7 .. 6+2n]  projection field/value pairs
+  ARGV[7+2n ..]    lane entry field/value pairs
 
   Returns  {1, laneEntryId}      accepted
            {0, existingTaskId}   the idempotency key already names a task; nothing written
@@ -27,15 +29,22 @@ if idemTtl > 0 then
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
 
-local n = tonumber(ARGV[5])
+local n = tonumber(ARGV[6])
 local proj, entry = {}, {}
-for i = 6, 5 + 2 * n do proj[#proj + 1] = ARGV[i] end
-for i = 6 + 2 * n, #ARGV do entry[#entry + 1] = ARGV[i] end
+for i = 7, 6 + 2 * n do proj[#proj + 1] = ARGV[i] end
+for i = 7 + 2 * n, #ARGV do entry[#entry + 1] = ARGV[i] end
 
 local entryId = redis.call('XADD', KEYS[3], '*', unpack(entry))
 redis.call('HSET', KEYS[1], 'status', 'queued', 'attempt', '1', 'createdAt', now, 'updatedAt', now,
   'entryId', entryId, unpack(proj))
 if idemTtl > 0 then redis.call('SET', KEYS[4], taskId, 'EX', idemTtl) end
 
-appendEvent(KEYS[2], eventsMax, taskId, 'submitted', now, {'attempt', '1', 'entry', entryId})
+local data = {'attempt', '1', 'entry', entryId}
+if idemTtl > 0 then
+  data[#data + 1] = 'idem'
+  data[#data + 1] = ARGV[5]
+  data[#data + 1] = 'idemTtl'
+  data[#data + 1] = ARGV[3]
+end
+appendEvent(KEYS[2], eventsMax, taskId, 'submitted', now, data)
 return {1, entryId}

@@ -185,6 +185,7 @@ export class Transitions {
       now,
       idempotencyKey === undefined ? 0 : this.idemTtl,
       this.eventsMaxLen,
+      idempotencyKey ?? '',
       proj.length / 2,
       ...proj,
       ...encodeTaskEntry(entry),

@@ -4,7 +4,7 @@
  *
  * Per task, from the archive:
  *   lane entries    the task's spec (type, params, tenant, priority, deadline); the last one wins
- *   events          createdAt (submitted), the highest attempt, the provider checkpoint
+ *   events          createdAt and the client's idempotency key (submitted), the highest attempt, the provider checkpoint
  *                   (provider-submitted), failures (retried + reclaimed), dead-letter id
  *   results         the terminal outcome; the first result per task wins (as completeTask)
  *
@@ -34,6 +34,8 @@ export interface TaskPlan {
   requeue?: { priority: Priority; fields: string[] };
   /** Epoch ms of the outcome (terminal tasks), for the projection TTL. */
   completedAt?: number;
+  /** The client's idempotency key of the submit and when it expires (epoch ms). */
+  idem?: { tenant: string; key: string; expiresAt: number };
 }
 
 export interface RestorePlan {
@@ -58,6 +60,7 @@ interface Facts {
   /** Some event other than the post-outcome ones (a task compaction dropped leaves only those). */
   lifecycle: boolean;
   deadLetter?: string;
+  idem?: { key: string; expiresAt: number };
   result?: { id: string; fields: Record<string, string>; completedAt: number; outcome: string; attempt: number; tenant: string; type: string };
 }
 
@@ -98,7 +101,11 @@ export function foldArchive(entries: readonly ArchivedEntry[]): RestorePlan {
       f.lastAt = Math.max(f.lastAt, ev.at);
       const attempt = Number(ev.data.attempt);
       if (Number.isSafeInteger(attempt) && attempt > 0) f.attempt = Math.max(f.attempt, attempt);
-      if (ev.event === 'submitted') f.createdAt ??= ev.at;
+      if (ev.event === 'submitted') {
+        f.createdAt ??= ev.at;
+        const ttl = Number(ev.data.idemTtl);
+        if (ev.data.idem && Number.isSafeInteger(ttl) && ttl > 0) f.idem = { key: ev.data.idem, expiresAt: ev.at + ttl * 1000 };
+      }
       if (IN_FLIGHT.has(ev.event)) f.inFlight = true;
       if (REQUEUED.has(ev.event)) f.inFlight = false;
       if (ev.event === 'retried' || ev.event === 'reclaimed') f.failures++;
@@ -152,7 +159,8 @@ export function foldArchive(entries: readonly ArchivedEntry[]): RestorePlan {
         updatedAt: String(Math.max(r.completedAt, f.lastAt)), completedAt: String(r.completedAt),
       };
       delete projection.task;
-      tasks.push({ taskId, projection, completedAt: r.completedAt });
+      const tenant = projection.tenant ?? '';
+      tasks.push({ taskId, projection, completedAt: r.completedAt, ...(f.idem && tenant ? { idem: { tenant, ...f.idem } } : {}) });
       continue;
     }
     if (!f.entry) {
@@ -166,6 +174,7 @@ export function foldArchive(entries: readonly ArchivedEntry[]): RestorePlan {
       taskId,
       projection: { ...base, status: 'queued', attempt: String(attempt), updatedAt: String(Math.max(f.lastAt, createdAt)) },
       requeue: { priority: f.entry.priority, fields: encodeTaskEntry(next) },
+      ...(f.idem ? { idem: { tenant: f.entry.tenant, ...f.idem } } : {}),
     });
   }
   return { history, tasks, unrecoverable, maxNumericId, maxId };

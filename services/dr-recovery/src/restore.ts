@@ -28,13 +28,14 @@
  *      again when it sees the epoch marker change (worker checkpoint-keeper.ts); the
  *      supervisor promotes the task when due, and its next delivery polls that id
  *      instead of paying for a second solve;
+ *   2b. every idempotency key whose TTL has not run out, mapped to its task again (NX);
  *   3. the `workers` group on every lane, `id-seq` raised past every archived numeric id;
  *   4. the epoch marker, last: a restore that dies before it is simply run again.
  *
  * Deterministic: restoring the same archive into two empty Redis servers yields the same
  * keys and values (requeued lane entries get ids `<archive max ms + 1>-<n>` unless a live
- * writer is already past that id in their lane; held tasks are due at restore time + holdMs). Not restored (not in any
- * stream): idempotency keys, the delayed set as it was (due retries are requeued at once, or held as above), open-task
+ * writer is already past that id in their lane; held tasks are due at restore time + holdMs). Idempotency keys come back
+ * from the `submitted` events (step 2b). Not restored (not in any stream): the delayed set as it was (due retries are requeued at once, or held as above), open-task
  * sets, stats, webhooks, tenants, api keys.
  */
 import type { Redis } from 'ioredis';
@@ -93,6 +94,8 @@ export interface RestoreReport {
   adopted: number;
   /** Requeued (or adopted) tasks without a checkpoint, held in the delayed set for `holdMs`. */
   held: number;
+  /** Idempotency keys mapped to their task again (those not yet expired, and not taken by a live submit). */
+  idempotencyKeys: number;
   /** Terminal projections past their TTL, not written (they would have expired anyway). */
   expired: number;
   unrecoverable: string[];
@@ -199,6 +202,29 @@ export function markerValue(archiveId: string, now: number): string {
 /** The archive id an epoch marker names (`<archiveId>/<generation>`). */
 export const markerArchiveId = (marker: string): string => marker.split('/')[0] ?? '';
 
+/**
+ * Maps each archived idempotency key to its task again, for what is left of its TTL
+ * (recorded in the `submitted` event), so a client that retries a submit after the loss
+ * gets the same task instead of a second one (and a second payment). NX: a key a live
+ * submit took after the wipe stays with that submit's task.
+ */
+async function restoreIdempotencyKeys(redis: Redis, keys: Keyspace, plan: RestorePlan, at: number): Promise<number> {
+  let written = 0;
+  const due = plan.tasks.filter((t) => t.idem && t.idem.expiresAt - at >= 1000);
+  for (let i = 0; i < due.length; i += CHUNK) {
+    const p = redis.pipeline();
+    for (const t of due.slice(i, i + CHUNK)) {
+      const idem = t.idem as NonNullable<typeof t.idem>;
+      p.set(keys.idem(idem.tenant, idem.key), t.taskId, 'EX', Math.floor((idem.expiresAt - at) / 1000), 'NX');
+    }
+    for (const [err, reply] of (await p.exec()) ?? []) {
+      if (err) throw new Error(`restore of idempotency keys: ${err.message}`);
+      if (reply === 'OK') written++;
+    }
+  }
+  return written;
+}
+
 export async function restore(o: RestoreOptions): Promise<RestoreReport> {
   const now = o.now ?? Date.now;
   const started = now();
@@ -213,7 +239,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
 
   const report: RestoreReport = {
     archiveId: read.manifest.archiveId, marker: '', mode, streams: {}, liveKept: {}, terminal: 0, requeued: 0,
-    skipped: 0, overwritten: 0, adopted: 0, held: 0, expired: 0, unrecoverable: plan.unrecoverable, ms: 0,
+    skipped: 0, overwritten: 0, adopted: 0, held: 0, idempotencyKeys: 0, expired: 0, unrecoverable: plan.unrecoverable, ms: 0,
   };
   const byName = new Map(archivedStreams(keys).map((s) => [s.name, s]));
   for (const name of HISTORY_STREAMS) {
@@ -271,6 +297,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreReport> {
   if (failure) throw new Error(`restore of task projections: ${(failure as Error).message}`);
 
   const tasksDone = now();
+  report.idempotencyKeys = await restoreIdempotencyKeys(redis, keys, plan, now());
   await ensureWorkerGroups(redis, keys);
   if (plan.maxNumericId > 0) {
     const cur = Number((await redis.get(keys.idSeq)) ?? '0');

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
 import { startRedis, type RedisServer } from '@solvestream/testkit';
-import { decodeTaskEntry, fieldsToObject, keyspace, promoteDue, readTask, Transitions, WORKERS_GROUP } from '@solvestream/contracts';
+import { decodeTaskEntry, ensureWorkerGroups, fieldsToObject, keyspace, promoteDue, readTask, Transitions, WORKERS_GROUP } from '@solvestream/contracts';
 import { ArchiveWriter, DrService, restore, RestoreRefusedError } from '../src';
 import { dump, silent, tempDir, workload } from './helpers';
 
@@ -124,5 +124,43 @@ test('restore into a non-empty Redis is refused, naming what is there', async ()
   } finally {
     rc.disconnect();
     await c.stop();
+  }
+});
+
+test('idempotency keys come back with what is left of their TTL: a client retrying after the loss gets the same task, not a second one', async () => {
+  const [s, d] = await Promise.all([startRedis(), startRedis()]);
+  const [cs, cd] = [new Redis(s.url), new Redis(d.url)];
+  try {
+    await ensureWorkerGroups(cs, keys);
+    const entry = (taskId: string) => ({
+      taskId, type: 'turnstile' as const, params: { websiteURL: 'https://example.com', websiteKey: '0x4AAAAAAAB' },
+      tenant: 'acme', priority: 'normal' as const, attempt: 1, submittedAt: Date.now(), deadline: Date.now() + 60_000, trace: {},
+    });
+    const long = new Transitions(cs, keys, { idempotencyTtlSeconds: 3600 });
+    const short = new Transitions(cs, keys, { idempotencyTtlSeconds: 1 });
+    assert.equal((await long.submit({ entry: entry('idem-kept'), idempotencyKey: 'order-1', now: Date.now() })).created, true);
+    assert.equal((await short.submit({ entry: entry('idem-expired'), idempotencyKey: 'order-2', now: Date.now() - 5000 })).created, true);
+    assert.equal((await long.submit({ entry: entry('no-key'), now: Date.now() })).created, true);
+    const archive = tempDir();
+    const writer = ArchiveWriter.open({ dir: archive, prefix: 'ss', partition: 'p0' });
+    const reader = new Redis(s.url);
+    const svc = new DrService({ redis: cs, reader, keys, writer, logger: silent, mode: 'manual', instance: 't', blockMs: 10 });
+    await svc.catchUp();
+    await svc.close();
+
+    const report = await restore({ redis: cd, keys, archive, holdMs: 0 });
+    assert.equal(report.idempotencyKeys, 1, 'the live key; the one whose TTL ran out stays gone');
+    assert.equal(await cd.get(keys.idem('acme', 'order-1')), 'idem-kept');
+    const ttl = await cd.ttl(keys.idem('acme', 'order-1'));
+    assert.ok(ttl > 3500 && ttl <= 3600, `what is left of the TTL (${ttl} s)`);
+    assert.equal(await cd.exists(keys.idem('acme', 'order-2')), 0);
+    // The client's retry with the same key is an idempotent replay of the restored task.
+    const retry = await new Transitions(cd, keys).submit({ entry: entry('would-be-second'), idempotencyKey: 'order-1', now: Date.now() });
+    assert.deepEqual(retry, { created: false, taskId: 'idem-kept' });
+    assert.equal(await cd.exists(keys.task('would-be-second')), 0);
+  } finally {
+    cs.disconnect();
+    cd.disconnect();
+    await Promise.all([s.stop(), d.stop()]);
   }
 });
