@@ -24,8 +24,10 @@
  *   epoch marker changes, and the restore holds tasks without a checkpoint back until it
  *   has (worker checkpoint-keeper.ts, restore.ts). `lostSubmits` counts submits no
  *   checkpoint event ever named;
- * - a task whose lane entry the wipe took after a worker had read it, and whose claim
- *   rebuilt its projection in the empty Redis, is solved by that worker (not left `active`).
+ * - a lane entry a worker read just before the wipe is refused when it claims it
+ *   afterwards (not pending in the empty Redis: claimTask.lua), so no projection is left
+ *   `active` with nothing to deliver it; the task comes back from the archive, or is
+ *   within the unarchived window (`lostUnarchived`).
  * Also printed: POSTs refused during the outage (b) and retried with their idempotency
  * key afterwards (`ambiguous`: the retry found the task its first POST had created, its
  * idempotency key restored from the archive; otherwise the retry creates it).

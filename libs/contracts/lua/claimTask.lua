@@ -1,47 +1,64 @@
 --[[
-  claimTask — a worker starts (or resumes) one delivery of a task (step 2).
-  One atomic step: projection `active` + owner, events += claimed; or, when the task
-  already has its outcome (a redelivery of a finished task), ack and drop the entry.
-  The reply carries the provider checkpoint so a resumed task polls the provider's
-  existing id instead of paying for a new solve.
+  claimTask — a worker starts (or resumes) deliveries of tasks (step 2), a whole read
+  batch in one call. Per entry, one atomic step: projection `active` + owner, events +=
+  claimed; or, when the task already has its outcome (a redelivery of a finished task),
+  ack and drop the entry. Each reply carries the provider checkpoint so a resumed task
+  polls the provider's existing id instead of paying for a new solve.
+  (One call per batch rather than per entry: a call costs Redis and the client more than
+  the claim itself; the entries of a batch are independent, so batching changes nothing
+  a crash could split.)
 
-  KEYS[1]  task:<id>          projection hash
-  KEYS[2]  events             stream
-  KEYS[3]  tasks:<priority>   lane stream the entry was read from
-  ARGV[1]  task id
-  ARGV[2]  lane entry id
-  ARGV[3]  consumer group
-  ARGV[4]  consumer name (worker id)
-  ARGV[5]  now, epoch ms
-  ARGV[6]  attempt number carried by the entry
-  ARGV[7]  events MAXLEN; '0' = never trim
-  ARGV[8 ..] projection field/value pairs used only if the projection is missing
-             (rebuilt from the entry: the streams are the truth)
+  Called with a variable key count (numkeys first): 1 + 2 per entry.
+  KEYS[1]          events             stream
+  KEYS[2i], KEYS[2i+1]  task:<id> and tasks:<priority> (the lane the entry was read from) of entry i
+  ARGV[1]  consumer group
+  ARGV[2]  consumer name (worker id)
+  ARGV[3]  now, epoch ms
+  ARGV[4]  events MAXLEN; '0' = never trim
+  then per entry, in key order:
+    task id, lane entry id, attempt carried by the entry,
+    n, then n projection field/value pairs used only if the projection is missing
+    (rebuilt from the entry: the streams are the truth)
 
-  Returns  {1, provider, providerTaskId}  proceed; both '' when nothing was submitted yet
-           {0, status}                    already terminal: entry acked and deleted, do nothing
+  Returns, per entry in order:
+    {1, provider, providerTaskId}  proceed; both '' when nothing was submitted yet
+    {0, status}                    already terminal: entry acked and deleted, do nothing
+    {-3}                           NOT_PENDING: the entry is not pending for this consumer
+                                   (reclaimed while the reader was frozen between its read
+                                   and this claim, or Redis lost it — wiped after the read);
+                                   nothing written, the caller drops it. Without this check
+                                   a late claim would take the task back from its live
+                                   delivery (and rebuild a projection for an entry that no
+                                   longer exists, leaving the task `active` forever).
 ]]
-local taskId, entryId, group, consumer, now, attempt, eventsMax =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local group, consumer, now, eventsMax = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local out = {}
+local a = 5
+for k = 2, #KEYS, 2 do
+  local task, lane = KEYS[k], KEYS[k + 1]
+  local taskId, entryId, attempt, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local rebuildFrom, rebuildTo = a + 4, a + 3 + 2 * n
+  a = rebuildTo + 1
 
-local function event(name, ...)
-  appendEvent(KEYS[2], eventsMax, taskId, name, now, {...})
+  local pending = redis.call('XPENDING', lane, group, entryId, entryId, 1, consumer)
+  local status = #pending > 0 and redis.call('HGET', task, 'status')
+  if #pending == 0 then
+    out[#out + 1] = {-3}
+  elseif TERMINAL[status] then
+    redis.call('XACK', lane, group, entryId)
+    redis.call('XDEL', lane, entryId)
+    appendEvent(KEYS[1], eventsMax, taskId, 'duplicate', now, {'stage', 'claim', 'attempt', attempt, 'consumer', consumer, 'status', status})
+    out[#out + 1] = {0, status}
+  else
+    if not status then
+      local rebuild = {}
+      for i = rebuildFrom, rebuildTo do rebuild[#rebuild + 1] = ARGV[i] end
+      redis.call('HSET', task, 'createdAt', now, unpack(rebuild))
+    end
+    redis.call('HSET', task, 'status', 'active', 'attempt', attempt, 'consumer', consumer, 'entryId', entryId, 'updatedAt', now)
+    appendEvent(KEYS[1], eventsMax, taskId, 'claimed', now, {'attempt', attempt, 'consumer', consumer, 'entry', entryId})
+    local cp = redis.call('HMGET', task, 'provider', 'providerTaskId')
+    out[#out + 1] = {1, cp[1] or '', cp[2] or ''}
+  end
 end
-
-local status = redis.call('HGET', KEYS[1], 'status')
-if TERMINAL[status] then
-  redis.call('XACK', KEYS[3], group, entryId)
-  redis.call('XDEL', KEYS[3], entryId)
-  event('duplicate', 'stage', 'claim', 'attempt', attempt, 'consumer', consumer, 'status', status)
-  return {0, status}
-end
-if not status then
-  local rebuild = {}
-  for i = 8, #ARGV do rebuild[#rebuild + 1] = ARGV[i] end
-  redis.call('HSET', KEYS[1], 'createdAt', now, unpack(rebuild))
-end
-redis.call('HSET', KEYS[1], 'status', 'active', 'attempt', attempt, 'consumer', consumer,
-  'entryId', entryId, 'updatedAt', now)
-event('claimed', 'attempt', attempt, 'consumer', consumer, 'entry', entryId)
-local cp = redis.call('HMGET', KEYS[1], 'provider', 'providerTaskId')
-return {1, cp[1] or '', cp[2] or ''}
+return out

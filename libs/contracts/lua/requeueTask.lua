@@ -119,6 +119,8 @@ if mode == 'retry' then
   return {1, 'delayed'}
 end
 local newId = redis.call('XADD', KEYS[1], '*', unpack(entry))
+-- The projection names the delivery that backs it now (a restore re-run checks it).
+redis.call('HSET', KEYS[2], 'entryId', newId)
 event(mode == 'reclaim' and 'reclaimed' or 'handed-back', 'attempt', nextAttempt, 'reason', reason,
   'entry', newId, 'consumer', consumer)
 return {1, newId}

@@ -27,7 +27,7 @@ export const ScriptErrorCode = {
 
 const SCRIPTS = {
   submitTask: 4,
-  claimTask: 3,
+  claimTask: null, // variable: numkeys is the first argument
   checkpointTask: 2,
   completeTask: 4,
   deadLetterEntry: 3,
@@ -50,7 +50,7 @@ function loadScripts(redis: Redis): void {
     if (typeof (redis as unknown as Record<string, unknown>)[cmd] === 'function') continue;
     const dir = join(__dirname, '..', '..', 'lua');
     const lua = readFileSync(join(dir, '_common.lua'), 'utf8') + '\n' + readFileSync(join(dir, `${name}.lua`), 'utf8');
-    redis.defineCommand(cmd, { lua, numberOfKeys });
+    redis.defineCommand(cmd, { lua, numberOfKeys: numberOfKeys ?? undefined });
   }
 }
 
@@ -130,6 +130,15 @@ export interface ClaimInput {
   now: number;
 }
 
+export interface ClaimBatchInput {
+  consumer: string;
+  now: number;
+  items: readonly { entry: TaskEntry; entryId: string }[];
+}
+
+/** Most entries per claimTask call. */
+const CLAIM_CHUNK = 200;
+
 export interface CompleteInput {
   result: ResultEntry;
   priority: Priority;
@@ -196,28 +205,33 @@ export class Transitions {
   }
 
   /**
-   * Queues claim calls for many entries on one pipeline (one round trip for a whole
-   * XREADGROUP batch). Decode each reply with `Transitions.claimReply`.
+   * Claims a batch of entries read by one consumer in ONE script call (claimTask.lua):
+   * one result per input, in order. Entries past 200 go out in further calls, so one
+   * call never blocks Redis for long.
    */
-  claimOn(pipeline: ChainableCommander, { entry, entryId, consumer, now }: ClaimInput): void {
-    const k = this.keys;
-    const rebuild = objectToFields({
-      task: entry.taskId,
-      type: entry.type,
-      tenant: entry.tenant,
-      priority: entry.priority,
-      deadline: entry.deadline,
-      status: 'active',
-    });
-    this.fn(pipeline, 'claimTask')(
-      k.task(entry.taskId), k.events, k.lane(entry.priority),
-      entry.taskId, entryId, this.group, consumer, now, entry.attempt, this.eventsMaxLen,
-      ...rebuild,
-    );
+  async claimBatch({ consumer, now, items }: ClaimBatchInput): Promise<ClaimResult[]> {
+    const out: ClaimResult[] = [];
+    for (let i = 0; i < items.length; i += CLAIM_CHUNK) {
+      const chunk = items.slice(i, i + CLAIM_CHUNK);
+      const k = this.keys;
+      const keys: string[] = [k.events];
+      const args: (string | number)[] = [this.group, consumer, now, this.eventsMaxLen];
+      for (const { entry, entryId } of chunk) {
+        keys.push(k.task(entry.taskId), k.lane(entry.priority));
+        const rebuild = objectToFields({
+          task: entry.taskId, type: entry.type, tenant: entry.tenant, priority: entry.priority, deadline: entry.deadline, status: 'active',
+        });
+        args.push(entry.taskId, entryId, entry.attempt, rebuild.length / 2, ...rebuild);
+      }
+      const replies = (await this.fn(this.redis, 'claimTask')(keys.length, ...keys, ...args)) as unknown[];
+      for (const r of replies) out.push(Transitions.claimReply(r));
+    }
+    return out;
   }
 
   static claimReply(reply: unknown): ClaimResult {
     const r = reply as [number, string, string?];
+    if (r[0] === ScriptErrorCode.NOT_PENDING) return { proceed: false, status: 'not-pending' };
     if (r[0] === 1) {
       return r[1] && r[2] ? { proceed: true, checkpoint: { provider: r[1], providerTaskId: r[2] } } : { proceed: true };
     }
@@ -225,11 +239,8 @@ export class Transitions {
   }
 
   async claim(input: ClaimInput): Promise<ClaimResult> {
-    const p = this.redis.pipeline();
-    this.claimOn(p, input);
-    const [[err, reply]] = (await p.exec()) as [[Error | null, unknown]];
-    if (err) throw err;
-    return Transitions.claimReply(reply);
+    const [r] = await this.claimBatch({ consumer: input.consumer, now: input.now, items: [input] });
+    return r as ClaimResult;
   }
 
   /**

@@ -129,7 +129,9 @@ test('claim of a finished task acks and drops the redelivered entry; claim retur
   const [read] = await readOne();
   await tr.claim({ entry: entry('D'), entryId: read!.id, consumer: 'w1', now: 1100 });
   await tr.checkpoint({ taskId: 'D', provider: 'sim', providerTaskId: '777', attempt: 1, consumer: 'w1', now: 1200 });
-  // Another worker resumes the same entry: it learns the provider id instead of resubmitting.
+  // Another worker resumes the same entry (ownership moved to it, as XAUTOCLAIM does): it
+  // learns the provider id instead of resubmitting.
+  await redis.xclaim(ks.lane('normal'), WORKERS_GROUP, 'w2', 0, read!.id, 'JUSTID');
   const resumed = await tr.claim({ entry: entry('D', { attempt: 2 }), entryId: read!.id, consumer: 'w2', now: 1300 });
   assert.deepEqual(resumed, { proceed: true, checkpoint: { provider: 'sim', providerTaskId: '777' } });
   await tr.complete({ result: result('D'), priority: 'normal', entryId: read!.id, consumer: 'w2', now: 2000 });
@@ -224,9 +226,55 @@ test('reassertCheckpoints: written only where the task names no provider id, wha
   assert.ok(ev?.ok);
   assert.equal(ev.value.data.reasserted, '1');
   // A claim of the restored task now resumes the paid-for id.
-  assert.deepEqual(await tr.claim({ entry: entry('R1', { attempt: 3 }), entryId: '0-1', consumer: 'w2', now: 6000 }),
+  await redis.xadd(ks.lane('normal'), '*', 'x', '1'); // the restored task's next delivery
+  const [next] = await readOne('w2');
+  assert.deepEqual(await tr.claim({ entry: entry('R1', { attempt: 3 }), entryId: next!.id, consumer: 'w2', now: 6000 }),
     { proceed: true, checkpoint: { provider: 'sim', providerTaskId: 'paid-1' } });
   // Again: nothing changes.
   assert.deepEqual(await tr.reassertCheckpoints([cp('R1', 'other')]), ['present']);
   assert.deepEqual(await tr.reassertCheckpoints([]), []);
+});
+
+test('claimBatch: one call claims a mixed batch — fresh, resumed with its checkpoint, finished (acked and dropped), projection missing (rebuilt)', async () => {
+  for (const id of ['M1', 'M2', 'M3']) await tr.submit({ entry: entry(id), now: 1000 });
+  const read = await readOne();
+  assert.equal(read.length, 3);
+  await tr.claim({ entry: entry('M2'), entryId: read[1]!.id, consumer: 'w0', now: 1050 });
+  await tr.checkpoint({ taskId: 'M2', provider: 'sim', providerTaskId: '99', attempt: 1, consumer: 'w0', now: 1060 });
+  await tr.complete({ result: result('M3'), priority: 'normal', entryId: '', consumer: 'w0', now: 1070 });
+  await redis.del(ks.task('M1')); // the projection is gone (rebuilt from the entry)
+  const claims = await tr.claimBatch({ consumer: 'w1', now: 1100, items: read.map((r, i) => ({ entry: entry(['M1', 'M2', 'M3'][i]!), entryId: r.id })) });
+  assert.deepEqual(claims, [
+    { proceed: true },
+    { proceed: true, checkpoint: { provider: 'sim', providerTaskId: '99' } },
+    { proceed: false, status: 'solved' },
+  ]);
+  const m1 = await readTask(redis, ks, 'M1');
+  assert.deepEqual([m1?.status, m1?.tenant, m1?.type], ['active', 'acme', 'turnstile']);
+  assert.equal((await redis.xrange(ks.lane('normal'), read[2]!.id, read[2]!.id)).length, 0, 'the finished one is dropped');
+  assert.deepEqual(await tr.claimBatch({ consumer: 'w1', now: 1100, items: [] }), []);
+});
+
+test('claim of an entry no longer pending for the caller is refused and writes nothing: a frozen reader cannot take a reclaimed task back', async () => {
+  await tr.submit({ entry: entry('F1'), now: 1000 });
+  const [read] = await readOne('w1');
+  assert.ok(read);
+  // w1 froze between its read and its claim; the supervisor reclaimed the entry meanwhile.
+  const r = await tr.requeue({ entry: entry('F1'), entryId: read.id, consumer: 'w1', mode: 'reclaim', reason: 'lease expired', maxFailures: 5, now: 2000 });
+  assert.equal(r.kind, 'requeued');
+  const before = await redis.hgetall(ks.task('F1'));
+  const eventsBefore = await events('F1');
+  assert.deepEqual(await tr.claim({ entry: entry('F1'), entryId: read.id, consumer: 'w1', now: 3000 }), { proceed: false, status: 'not-pending' });
+  assert.deepEqual(await redis.hgetall(ks.task('F1')), before, 'the projection is untouched (still queued for its new delivery)');
+  assert.deepEqual(await events('F1'), eventsBefore);
+  // Another consumer's pending entry is refused too.
+  const [next] = await readOne('w2');
+  assert.ok(next);
+  assert.deepEqual(await tr.claim({ entry: entry('F1', { attempt: 2 }), entryId: next.id, consumer: 'w3', now: 3100 }), { proceed: false, status: 'not-pending' });
+  assert.deepEqual(await tr.claim({ entry: entry('F1', { attempt: 2 }), entryId: next.id, consumer: 'w2', now: 3200 }), { proceed: true });
+  // An entry lost with a wiped Redis: the projection is not rebuilt for it.
+  await redis.del(ks.task('F1'));
+  await redis.xack(ks.lane('normal'), WORKERS_GROUP, next.id);
+  assert.deepEqual(await tr.claim({ entry: entry('F1', { attempt: 2 }), entryId: next.id, consumer: 'w2', now: 3300 }), { proceed: false, status: 'not-pending' });
+  assert.equal(await redis.exists(ks.task('F1')), 0);
 });

@@ -6,7 +6,8 @@
  *   dr backup              archive everything new now (refused while the service holds the archive)
  *   dr verify              read every segment, check every checksum and id order
  *   dr compact             compact the sealed segments past ARCHIVE_RETENTION_HOURS now (what the
- *                          service does every COMPACT_EVERY_MS; refused while it holds the archive)
+ *                          service does every COMPACT_EVERY_MS; refused while it holds the archive;
+ *                          at most 128 MiB of segments per run: repeat until `compacted` is false)
  *   dr restore [--merge]   rebuild the partition from the archive (empty Redis only; --merge keeps
  *                          what live services wrote after a wipe)
  *   dr config show | set | history | rollback   the versioned runtime config (config-cli.ts)

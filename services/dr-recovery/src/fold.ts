@@ -10,7 +10,8 @@
  *
  * Terminal task  → projection as completeTask/requeueTask/cancelTask leave it.
  * Unfinished     → projection `queued` + a lane entry carrying the checkpoint, so the next
- *                  worker polls the provider's existing id instead of paying again. A task
+ *                  worker polls the provider's existing id instead of paying again (restore.ts
+ *                  holds one without a checkpoint in the delayed set first). A task
  *                  that was in flight (claimed) gets attempt + 1, like a hand-back.
  * Unrecoverable  → no result and no archived lane entry (its entry was added and deleted
  *                  faster than the archive lag): listed in the report, nothing written.

@@ -21,7 +21,7 @@
  * RESTORE_HOLD_MS (default 5 s) before it can be delivered again, so one or two rounds of
  * this loop land the checkpoint first and the next delivery polls the paid-for id.
  *
- * `forget` is called when the task's outcome (or retry) is written; a lost lease keeps
+ * `forget` is called when the task's outcome (or retry) is settled; a lost lease keeps
  * the entry (the task lives on elsewhere and may yet need the id) until the deadline.
  * Keys are task ids; memory is one small object per task in flight here.
  */

@@ -20,10 +20,10 @@
  * with JUSTID: resets the idle time without counting a delivery). An entry idle past
  * `leaseMs` belongs to a dead or frozen worker and the supervisor reclaims it. When a
  * renewal finds an entry gone, that task is abandoned here (its new delivery runs
- * elsewhere) — unless the task still names this worker's claim of that entry as its
- * live delivery: then Redis lost the entry (wiped after this worker read it) and nobody
- * else can deliver it, so it is solved on here without a lease (`adoptOrphan`). Before
- * paying for a submit the lease is confirmed once more.
+ * elsewhere); before paying for a submit the lease is confirmed once more. A claim of an
+ * entry that is no longer pending here (reclaimed between the read and the claim while
+ * this worker was frozen, or lost with a wiped Redis) is refused by claimTask and dropped.
+ * Checkpoints paid for here outlive a lost lease in the CheckpointKeeper.
  *
  * Robustness: every Redis error in the loop is logged and retried with backoff; NOGROUP
  * (Redis restarted without data, or wiped) recreates the groups. A decode failure
@@ -105,8 +105,6 @@ interface Held {
   entry: TaskEntry;
   claimedAt: number;
   lost: AbortController;
-  /** The entry vanished with no other delivery taking over (Redis wiped): solved on without a lease. */
-  orphan?: boolean;
 }
 
 export class Worker {
@@ -190,7 +188,6 @@ export class Worker {
     const byLane = new Map<string, string[]>();
     for (const [id, h] of this.held) {
       if (ids && !ids.includes(id)) continue;
-      if (h.orphan) continue;
       const list = byLane.get(h.lane);
       if (list) list.push(id);
       else byLane.set(h.lane, [id]); // (copying the list per entry made a renewal O(n²) in held entries)
@@ -205,11 +202,10 @@ export class Worker {
           for (const id of chunk) {
             if (kept.has(id)) continue;
             const h = this.held.get(id);
-            if (h && !h.lost.signal.aborted && !(await this.adoptOrphan(id, h))) {
+            if (h && !h.lost.signal.aborted) {
               this.o.logger.warn({ taskId: h.entry.taskId, entryId: id }, 'lease lost: the entry was reclaimed; abandoning the task here');
               h.lost.abort();
             }
-            if (h?.orphan) kept.add(id);
           }
         }
       }
@@ -219,23 +215,6 @@ export class Worker {
       for (const id of ids ?? []) kept.add(id);
     }
     return kept;
-  }
-
-  /**
-   * An entry gone from the group with the task still naming it as its delivery, and not
-   * finished: nobody reclaimed it (a reclaim sets it `queued`), Redis lost it (wiped,
-   * or restarted empty) after this worker read it. No lease can be renewed and no one else
-   * will deliver it, so it is solved on here rather than left `active` forever; a restore
-   * that requeues it meanwhile gives its delivery this task's checkpoint (first result wins).
-   */
-  private async adoptOrphan(id: string, h: Held): Promise<boolean> {
-    const [status, entryId, consumer] = await this.o.redis.hmget(this.o.keys.task(h.entry.taskId), 'status', 'entryId', 'consumer');
-    // A reclaim, retry or hand-back sets `queued` at once (the new entry is named when it
-    // is claimed); an outcome sets a terminal status. Only our own claim leaves this.
-    if (status !== 'active' || entryId !== id || consumer !== this.o.consumer) return false;
-    h.orphan = true;
-    this.o.logger.warn({ taskId: h.entry.taskId, entryId: id }, 'the entry vanished with no new delivery (Redis lost it): solving on without a lease');
-    return true;
   }
 
   private async heartbeat(): Promise<void> {
@@ -343,7 +322,7 @@ export class Worker {
     return flattenReadReply(reply);
   }
 
-  /** Decodes a batch, dead-letters poison, claims the rest in one pipeline, starts solving. */
+  /** Decodes a batch, dead-letters poison, claims the rest in one script call, starts solving. */
   private async accept(entries: StreamEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const now = this.o.solve.clock();
@@ -360,19 +339,18 @@ export class Worker {
       }
     }
     if (good.length === 0) return;
-    const pipeline = this.o.redis.pipeline();
-    for (const g of good) this.o.transitions.claimOn(pipeline, { entry: g.entry, entryId: g.id, consumer: this.o.consumer, now });
-    const replies = (await pipeline.exec()) ?? [];
+    let claims;
+    try {
+      claims = await this.o.transitions.claimBatch({ consumer: this.o.consumer, now, items: good.map((g) => ({ entry: g.entry, entryId: g.id })) });
+    } catch (err) {
+      // Left pending: the lease expires and another worker (or this one) gets them again.
+      this.o.logger.error({ entries: good.length, err: err instanceof Error ? err.message : String(err) }, 'claim failed');
+      return;
+    }
     const ready: { entry: TaskEntry; id: string; checkpoint?: { provider: string; providerTaskId: string } }[] = [];
     good.forEach((g, i) => {
-      const [err, reply] = replies[i] ?? [new Error('no reply'), null];
-      if (err) {
-        // Left pending: the lease expires and another worker (or this one) gets it again.
-        this.o.logger.error({ taskId: g.entry.taskId, err: err.message }, 'claim failed');
-        return;
-      }
-      const claim = Transitions.claimReply(reply);
-      if (claim.proceed) {
+      const claim = claims[i];
+      if (claim?.proceed) {
         ready.push({ ...g, checkpoint: claim.checkpoint });
         const lane = this.o.keys.lane(g.entry.priority);
         this.held.set(g.id, { lane, entry: g.entry, claimedAt: now, lost: new AbortController() });
@@ -408,7 +386,6 @@ export class Worker {
       lost: held?.lost.signal ?? new AbortController().signal,
       confirm: async (): Promise<boolean> => {
         if (!held || held.lost.signal.aborted) return false;
-        if (held.orphan) return true;
         // Fresh claims need no extra round trip; an old one (or one from before a freeze) does.
         if (this.o.solve.clock() - held.claimedAt < this.leaseMs / 3) return true;
         return (await this.renewLeases([id])).has(id);
