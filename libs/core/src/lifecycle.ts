@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 
 export interface ShutdownOptions {
   logger: Logger;
-  shutdown: (signal: string) => Promise<void>;
+  /** `step(name)` names the part of the shutdown under way: a forced exit logs it. */
+  shutdown: (signal: string, step: (name: string) => void) => Promise<void>;
   /** Hard deadline for the whole shutdown, ms. Default 30,000. */
   forceAfterMs?: number;
   /** Shut down when the parent process goes away (main.ts passes SS_EXIT_WITH_PARENT=1). */
@@ -23,12 +24,13 @@ export function onShutdownSignal({ logger, shutdown, forceAfterMs = 30_000, exit
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    let current = 'start';
     const force = setTimeout(() => {
-      logger.error({ forceAfterMs }, 'shutdown took too long: exiting');
+      logger.error({ forceAfterMs, step: current }, 'shutdown took too long: exiting');
       process.exit(1);
     }, forceAfterMs);
     force.unref();
-    shutdown(signal).then(
+    shutdown(signal, (name) => { current = name; }).then(
       () => {
         logger.info('stopped');
         logger.flush?.();

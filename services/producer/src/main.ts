@@ -142,15 +142,22 @@ async function main(): Promise<void> {
   onShutdownSignal({
     logger,
     exitWithParent: process.env.SS_EXIT_WITH_PARENT === '1',
-    shutdown: async () => {
+    shutdown: async (_signal, step) => {
+      step('http server');
       await app.close();
+      step('results listener');
       await listener.close();
+      step('webhooks');
       await webhooks.close();
+      step('expiry sweeper');
       await sweeper.close();
+      step('results dispatcher');
       await dispatcher.close();
       delivery.disconnect();
       stopLanes();
+      step('redis');
       await redis.quit().catch(() => redis.disconnect());
+      step('telemetry');
       await telemetryHandle().shutdown();
     },
   });

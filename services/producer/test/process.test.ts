@@ -49,7 +49,7 @@ test('main.js: listens, accepts a task over HTTP, SIGTERM releases the long-poll
     assert.equal(polled.status, 200);
     assert.equal(((await polled.json()) as { status: string }).status, 'queued', 'released with the current state');
     const exit = await svc.exited();
-    assert.deepEqual(exit, { code: 0, signal: null });
+    assert.deepEqual(exit, { code: 0, signal: null }, `the producer's last lines:\n${svc.lines.slice(-8).join('\n')}`);
     assert.ok(Date.now() - started < 10_000, 'drained promptly');
     assert.ok(svc.lines.some((l) => l.includes('"msg":"stopped"')));
   } finally {
