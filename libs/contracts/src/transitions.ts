@@ -207,10 +207,14 @@ export class Transitions {
   /**
    * Claims a batch of entries read by one consumer in ONE script call (claimTask.lua):
    * one result per input, in order. Entries past 200 go out in further calls, so one
-   * call never blocks Redis for long.
+   * call never blocks Redis for long. A call that fails gives its Error to each of its
+   * entries and to every later one (not sent): the claims that did succeed are still
+   * reported, so the caller starts them instead of letting their leases run out. (A
+   * script error part-way through one call leaves its earlier claims written but reported
+   * as failed: those entries stay pending and are reclaimed after the lease.)
    */
-  async claimBatch({ consumer, now, items }: ClaimBatchInput): Promise<ClaimResult[]> {
-    const out: ClaimResult[] = [];
+  async claimBatch({ consumer, now, items }: ClaimBatchInput): Promise<(ClaimResult | Error)[]> {
+    const out: (ClaimResult | Error)[] = [];
     for (let i = 0; i < items.length; i += CLAIM_CHUNK) {
       const chunk = items.slice(i, i + CLAIM_CHUNK);
       const k = this.keys;
@@ -223,7 +227,14 @@ export class Transitions {
         });
         args.push(entry.taskId, entryId, entry.attempt, rebuild.length / 2, ...rebuild);
       }
-      const replies = (await this.fn(this.redis, 'claimTask')(keys.length, ...keys, ...args)) as unknown[];
+      let replies: unknown[];
+      try {
+        replies = (await this.fn(this.redis, 'claimTask')(keys.length, ...keys, ...args)) as unknown[];
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err));
+        while (out.length < items.length) out.push(e);
+        return out;
+      }
       for (const r of replies) out.push(Transitions.claimReply(r));
     }
     return out;
@@ -240,6 +251,7 @@ export class Transitions {
 
   async claim(input: ClaimInput): Promise<ClaimResult> {
     const [r] = await this.claimBatch({ consumer: input.consumer, now: input.now, items: [input] });
+    if (r instanceof Error) throw r;
     return r as ClaimResult;
   }
 

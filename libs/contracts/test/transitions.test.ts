@@ -171,7 +171,7 @@ test('scripts survive a Redis restart (script cache flushed → EVAL fallback)',
     await s.restart();
     await t.submit({ entry: entry('R2'), now: 2 });
     assert.equal(await c.xlen(ks.lane('normal')), 2);
-    // Pipelined scripts too (the worker claims a whole batch in one pipeline).
+    // The claim script too, after a second restart (the worker claims a batch in one call).
     await s.restart();
     const got = flattenReadReply(await c.xreadgroup('GROUP', WORKERS_GROUP, 'w', 'COUNT', 2, 'STREAMS', ks.lane('normal'), '>'));
     assert.equal(got.length, 2);
@@ -277,4 +277,18 @@ test('claim of an entry no longer pending for the caller is refused and writes n
   await redis.xack(ks.lane('normal'), WORKERS_GROUP, next.id);
   assert.deepEqual(await tr.claim({ entry: entry('F1', { attempt: 2 }), entryId: next.id, consumer: 'w2', now: 3300 }), { proceed: false, status: 'not-pending' });
   assert.equal(await redis.exists(ks.task('F1')), 0);
+});
+
+test('claimBatch: a failing call reports its Error for its entries and the rest, and keeps the results of the calls before it', async () => {
+  const ids = Array.from({ length: 205 }, (_, i) => `B${i}`);
+  for (const id of ids) await tr.submit({ entry: entry(id), now: 1000 });
+  const read = flattenReadReply(await redis.xreadgroup('GROUP', WORKERS_GROUP, 'w1', 'COUNT', 300, 'STREAMS', ks.lane('normal'), '>'));
+  assert.equal(read.length, 205);
+  await redis.del(ks.task('B202'));
+  await redis.set(ks.task('B202'), 'not a hash'); // the second call (entries 200..204) fails on it
+  const claims = await tr.claimBatch({ consumer: 'w1', now: 1100, items: read.map((r, i) => ({ entry: entry(ids[i]!), entryId: r.id })) });
+  assert.equal(claims.length, 205);
+  assert.ok(claims.slice(0, 200).every((c) => !(c instanceof Error) && c.proceed), 'the first call claimed its 200');
+  assert.ok(claims.slice(200).every((c) => c instanceof Error && /WRONGTYPE/.test(c.message)));
+  await assert.rejects(tr.claim({ entry: entry('B202'), entryId: read[202]!.id, consumer: 'w1', now: 1200 }), /WRONGTYPE/);
 });

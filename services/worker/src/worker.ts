@@ -339,18 +339,20 @@ export class Worker {
       }
     }
     if (good.length === 0) return;
-    let claims;
-    try {
-      claims = await this.o.transitions.claimBatch({ consumer: this.o.consumer, now, items: good.map((g) => ({ entry: g.entry, entryId: g.id })) });
-    } catch (err) {
-      // Left pending: the lease expires and another worker (or this one) gets them again.
-      this.o.logger.error({ entries: good.length, err: err instanceof Error ? err.message : String(err) }, 'claim failed');
-      return;
-    }
+    const claims = await this.o.transitions.claimBatch({ consumer: this.o.consumer, now, items: good.map((g) => ({ entry: g.entry, entryId: g.id })) });
     const ready: { entry: TaskEntry; id: string; checkpoint?: { provider: string; providerTaskId: string } }[] = [];
+    const failed = claims.filter((c): c is Error => c instanceof Error);
+    if (failed.length > 0) {
+      // Left pending: the lease expires and another worker (or this one) gets them again.
+      this.o.logger.error({ entries: failed.length, err: failed[0]?.message }, 'claim failed');
+    }
     good.forEach((g, i) => {
       const claim = claims[i];
-      if (claim?.proceed) {
+      if (claim instanceof Error || !claim) return;
+      if (!claim.proceed && claim.status === 'not-pending') {
+        this.o.logger.warn({ taskId: g.entry.taskId, entryId: g.id }, 'entry no longer pending here (reclaimed while this worker was stalled, or Redis lost it): dropped');
+      }
+      if (claim.proceed) {
         ready.push({ ...g, checkpoint: claim.checkpoint });
         const lane = this.o.keys.lane(g.entry.priority);
         this.held.set(g.id, { lane, entry: g.entry, claimedAt: now, lost: new AbortController() });
