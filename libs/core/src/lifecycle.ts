@@ -58,3 +58,36 @@ export function instanceId(service: string, hostname: string): string {
   const rand = Math.random().toString(36).slice(2, 8);
   return `${service}-${hostname}-${process.pid}-${rand}`;
 }
+
+/**
+ * A check that runs at start and then every `intervalMs` (timer unref'd), and never
+ * overlaps itself: a call while one run is under way joins it. `run` must not throw;
+ * logging its own errors is its job.
+ */
+export class PeriodicCheck {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly run: () => Promise<void>, private readonly intervalMs: number) {}
+
+  /** Starts the timer (once) and resolves when the first run is done. */
+  start(): Promise<void> {
+    if (!this.timer) {
+      this.timer = setInterval(() => void this.check(), this.intervalMs);
+      this.timer.unref();
+    }
+    return this.check();
+  }
+
+  /** One run now (or the one under way). */
+  check(): Promise<void> {
+    this.running ??= this.run().finally(() => { this.running = undefined; });
+    return this.running;
+  }
+
+  /** Stops the timer; a run under way finishes on its own. Safe to call twice. */
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

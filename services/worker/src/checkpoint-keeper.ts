@@ -27,7 +27,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { CheckpointInput, Keyspace, Transitions } from '@solvestream/contracts';
-import type { Logger } from '@solvestream/core';
+import { PeriodicCheck, type Logger } from '@solvestream/core';
 
 export interface CheckpointKeeperOptions {
   redis: Redis;
@@ -52,15 +52,16 @@ interface Kept {
 
 export class CheckpointKeeper {
   private readonly kept = new Map<string, Kept>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop: PeriodicCheck;
   /** Last epoch marker seen; undefined before the first read. */
   private marker: string | null | undefined;
   private lastErrorAt = 0;
   /** Checkpoints written again since start (tests, status). */
   reasserted = 0;
 
-  constructor(private readonly o: CheckpointKeeperOptions) {}
+  constructor(private readonly o: CheckpointKeeperOptions) {
+    this.loop = new PeriodicCheck(() => this.round(), o.intervalMs ?? 1000);
+  }
 
   get size(): number {
     return this.kept.size;
@@ -85,21 +86,16 @@ export class CheckpointKeeper {
 
   /** Reads the marker once now (so a wipe right after start is noticed), then every interval. */
   start(): void {
-    if (this.timer) return;
-    void this.check();
-    this.timer = setInterval(() => void this.check(), this.o.intervalMs ?? 1000);
-    this.timer.unref();
+    void this.loop.start();
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.loop.close();
   }
 
   /** One round of the loop (see the module docblock). Never throws; never overlaps. */
   check(): Promise<void> {
-    this.running ??= this.round().finally(() => { this.running = undefined; });
-    return this.running;
+    return this.loop.check();
   }
 
   private async round(): Promise<void> {

@@ -21,7 +21,7 @@
  */
 import type { Redis } from 'ioredis';
 import { keyFingerprint, readConfig, type ConfigVersion, type Keyspace } from '@solvestream/contracts';
-import type { Logger } from '@solvestream/core';
+import { PeriodicCheck, type Logger } from '@solvestream/core';
 import type { ProviderRouter } from './provider/router';
 import type { Worker } from './worker';
 
@@ -38,9 +38,8 @@ export interface RuntimeConfigOptions {
 }
 
 export class RuntimeConfigWatcher {
-  private timer: NodeJS.Timeout | undefined;
+  private readonly loop: PeriodicCheck;
   private applied = 0;
-  private checking: Promise<void> | undefined;
   private lastErrorAt = 0;
   /** Start-up values, restored for settings a version leaves out. */
   private readonly baseline: { keys: Map<string, string>; concurrency: number };
@@ -50,6 +49,7 @@ export class RuntimeConfigWatcher {
       keys: new Map([...o.router.providers].map(([name, p]) => [name, p.client.key])),
       concurrency: o.worker.maxConcurrency,
     };
+    this.loop = new PeriodicCheck(() => this.readAndApply(), o.intervalMs ?? 1000);
   }
 
   /** Version in force here (0: none applied yet). */
@@ -58,20 +58,16 @@ export class RuntimeConfigWatcher {
   }
 
   async start(): Promise<void> {
-    await this.check();
-    this.timer = setInterval(() => void this.check(), this.o.intervalMs ?? 1000);
-    this.timer.unref();
+    await this.loop.start();
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.loop.close();
   }
 
   /** Reads the config and applies it if it is a new version. Never throws; never overlaps. */
   check(): Promise<void> {
-    this.checking ??= this.readAndApply().finally(() => { this.checking = undefined; });
-    return this.checking;
+    return this.loop.check();
   }
 
   private async readAndApply(): Promise<void> {

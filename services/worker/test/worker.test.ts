@@ -21,6 +21,7 @@ import {
 import { buildWorker } from '../src/app';
 import { ProviderClient } from '../src/provider/client';
 import type { Worker } from '../src/worker';
+import { CheckpointKeeper } from '../src/checkpoint-keeper';
 import { KEY, startSim, type Sim } from './helpers';
 
 let server: RedisServer;
@@ -239,6 +240,24 @@ test('Redis wiped after the checkpoint, restored without it: the worker writes i
   const results = (await redis.xrange(ks.results, '-', '+')) as [string, string[]][];
   assert.equal(results.length, 1, 'one result');
   await waitFor('the keeper lets go once the outcome is written', () => worker.checkpoints.size === 0, { timeoutMs: 5000 });
+});
+
+test('checkpoint keeper: a checkpoint whose write failed (no projection yet) is written once the task is there; a finished task lets it go', async () => {
+  const keeper = new CheckpointKeeper({ redis, keys: ks, transitions: tr, logger, consumer: 'w1', clock: Date.now, intervalMs: 60_000 });
+  const [a, b] = [entry(), entry()];
+  keeper.remember(a.taskId, { provider: 'sim', providerTaskId: 'paid-a', attempt: 1, deadline: Date.now() + 60_000 });
+  keeper.remember(b.taskId, { provider: 'sim', providerTaskId: 'paid-b', attempt: 1, deadline: Date.now() + 60_000 });
+  await keeper.check(); // Redis has neither task (wiped, not restored yet)
+  assert.equal(keeper.reasserted, 0);
+  assert.equal(keeper.size, 2);
+  await submitAll([a, b]); // restored
+  await tr.complete({ result: { taskId: b.taskId, outcome: 'failed', tenant: b.tenant, type: b.type, attempt: 1, completedAt: Date.now(), errorCode: 'X', trace: {} }, priority: 'normal', entryId: '', consumer: 'w1', now: Date.now() });
+  await keeper.check();
+  assert.equal((await readTask(redis, ks, a.taskId))?.providerTaskId, 'paid-a');
+  assert.equal(keeper.reasserted, 1);
+  assert.equal(keeper.size, 1, 'the finished task is dropped; the recorded one is kept until its outcome');
+  await keeper.check();
+  assert.equal(keeper.reasserted, 1, 'a recorded checkpoint is not written again while the marker stays');
 });
 
 test('priorities: higher lanes first, yet a flood of critical work does not starve the low lane', async () => {
