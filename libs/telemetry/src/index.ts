@@ -4,8 +4,9 @@
  */
 export * from './semconv';
 export * from './trace-context';
-export * from './sdk';
+export type { InMemoryTelemetry, TelemetryHandle, TelemetryOptions } from './sdk';
+export { UNTRACED_PATHS } from './untraced';
 export * from './metrics';
 export * from './ops-server';
-export { registerTelemetry, telemetryHandle, tracingEnabled } from './register';
+export { registerTelemetry, startInMemoryTelemetry, startTelemetry, telemetryHandle, tracingEnabled } from './register';
 export type { Span, SpanContext } from '@opentelemetry/api';

@@ -8,11 +8,17 @@
  * the idle blocking-read loop emits nothing), pino (trace_id/span_id in log lines), and
  * fastify through @fastify/otel. Export is OTLP, configured by the standard OTEL_*
  * variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, …).
+ *
+ * This module is heavy (the SDK and every instrumentation package: ≈ 55 MB of RSS and
+ * ≈ 1 s of start-up on the 2-core machine) and is loaded only when tracing is on:
+ * nothing imports it at run time except `loadSdk()` in register.ts.
  */
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { tracing as sdkTracing, type tracing } from '@opentelemetry/sdk-node';
+
+import { UNTRACED_PATHS } from './untraced';
 
 type SpanProcessor = tracing.SpanProcessor;
 
@@ -23,8 +29,6 @@ const IN_USE = new Set([
   '@opentelemetry/instrumentation-pino',
 ]);
 
-/** Probe and scrape paths: never traced. */
-export const UNTRACED_PATHS = ['/health', '/health/ready', '/livez', '/readyz', '/metrics'];
 
 export interface TelemetryOptions {
   serviceName: string;
