@@ -38,7 +38,7 @@ import Redis from 'ioredis';
 import { keyspace } from '@solvestream/contracts';
 import { spawnService, startRedis, waitFor } from '@solvestream/testkit';
 import type { ClientConfig, RoundReport } from './lib/client';
-import { median } from './lib/measure';
+import { eventTimeline, median, type EventSpread } from './lib/measure';
 import { runContender, spawnRole, type RunOutput, type WorkerLauncher } from './lib/run';
 import { startOtlpSink, type OtlpSink } from './lib/otlp-sink';
 import { NOTES_MARKER, renderMarkdown, renderTable, type Summary } from './lib/report';
@@ -140,6 +140,7 @@ async function runAll(e: Env, suites: Set<Suite>, sink: OtlpSink | undefined): P
     // A fresh worker process per round: its peak RSS is that round's.
     const rounds: RoundReport[] = [];
     const peaks: number[] = [];
+    const timelines: Record<string, EventSpread>[] = [];
     process.stdout.write(`running: ${SLOW_TASKS} slow tasks (${SLOW_MS} ms each) in one worker …`);
     for (let r = 0; r < ROUNDS; r++) {
       await fresh(e);
@@ -154,13 +155,18 @@ async function runAll(e: Env, suites: Set<Suite>, sink: OtlpSink | undefined): P
       );
       rounds.push(...one.rounds);
       peaks.push(one.workerPeakRssMb);
+      timelines.push(await eventTimeline(e.redis, keyspace({ prefix: 'slow' }).events));
     }
-    out.slow = { rounds, workerPeakRssMb: median(peaks), peaks };
+    out.slow = { rounds, workerPeakRssMb: median(peaks), peaks, timelines };
     process.stdout.write(` wall ${(median(rounds.map((x) => x.wallMs)) / 1000).toFixed(2)} s (all queued after ${(median(rounds.map((x) => x.submitMs ?? NaN)) / 1000).toFixed(2)} s), ` +
-      `p50 ${(median(rounds.map((x) => x.p50Ms)) / 1000).toFixed(2)} s, peak RSS ${median(peaks).toFixed(0)} MB\n`);
+      `p50 ${(median(rounds.map((x) => x.p50Ms)) / 1000).toFixed(2)} s, peak RSS ${median(peaks).toFixed(0)} MB\n` +
+      `  events, ms after the first submit (first / p50 / last, round 1): ${formatTimeline(timelines[0] ?? {})}\n`);
   }
   return { runs: out, machine: machine(), config: { ROUNDS, TASKS, CONCURRENCY, RATE, SECONDS, SLOW_TASKS, SLOW_MS, WORKER_CONCURRENCY, WARMUP } };
 }
+
+const formatTimeline = (t: Record<string, EventSpread>): string => Object.entries(t)
+  .map(([name, x]) => `${name} ${x.firstMs}/${x.p50Ms}/${x.lastMs}`).join(', ');
 
 function machine(): Summary['machine'] {
   const sh = (cmd: string, args: string[]): string => { try { return execFileSync(cmd, args).toString().trim(); } catch { return '?'; } };

@@ -44,7 +44,7 @@ import {
   type StreamEntry,
   type TaskEntry,
 } from '@solvestream/contracts';
-import { solveTask, type SolveDeps, type SolveEnd } from './solve';
+import { LeaseLoss, solveTask, type SolveDeps, type SolveEnd } from './solve';
 import { CheckpointKeeper } from './checkpoint-keeper';
 import { startProcessSpan, withSpan, type ParentMode } from '@solvestream/telemetry';
 import type { WorkerMetrics } from './metrics';
@@ -104,7 +104,7 @@ interface Held {
   lane: string;
   entry: TaskEntry;
   claimedAt: number;
-  lost: AbortController;
+  lost: LeaseLoss;
 }
 
 export class Worker {
@@ -133,6 +133,8 @@ export class Worker {
 
   /** Paid-for checkpoints, written again after a Redis wipe (checkpoint-keeper.ts). */
   readonly checkpoints: CheckpointKeeper;
+  /** What every task's solve needs: one object shared by all of them, not one per task. */
+  private readonly deps: SolveDeps;
 
   constructor(private readonly o: WorkerOptions) {
     this.leaseMs = o.leaseMs ?? 30_000;
@@ -142,6 +144,10 @@ export class Worker {
       consumer: o.consumer, clock: o.solve.clock, intervalMs: o.checkpointCheckMs,
       onReasserted: (n) => o.metrics?.checkpointsReasserted(n),
     });
+    this.deps = {
+      ...o.solve, transitions: o.transitions, logger: o.logger, consumer: o.consumer,
+      isStopping: () => this.state !== 'running', maxFailures: o.maxFailures ?? 5, checkpoints: this.checkpoints,
+    };
   }
 
   /**
@@ -202,9 +208,9 @@ export class Worker {
           for (const id of chunk) {
             if (kept.has(id)) continue;
             const h = this.held.get(id);
-            if (h && !h.lost.signal.aborted) {
+            if (h && !h.lost.lost) {
               this.o.logger.warn({ taskId: h.entry.taskId, entryId: id }, 'lease lost: the entry was reclaimed; abandoning the task here');
-              h.lost.abort();
+              h.lost.set();
             }
           }
         }
@@ -355,7 +361,7 @@ export class Worker {
       if (claim.proceed) {
         ready.push({ ...g, checkpoint: claim.checkpoint });
         const lane = this.o.keys.lane(g.entry.priority);
-        this.held.set(g.id, { lane, entry: g.entry, claimedAt: now, lost: new AbortController() });
+        this.held.set(g.id, { lane, entry: g.entry, claimedAt: now, lost: new LeaseLoss() });
       }
     });
     // Highest priority first when more arrived than there are slots.
@@ -374,20 +380,12 @@ export class Worker {
   }
 
   private startSolving(entry: TaskEntry, id: string, checkpoint?: { provider: string; providerTaskId: string }): void {
-    const deps: SolveDeps = {
-      ...this.o.solve,
-      transitions: this.o.transitions,
-      logger: this.o.logger,
-      consumer: this.o.consumer,
-      isStopping: () => this.state !== 'running',
-      maxFailures: this.o.maxFailures ?? 5,
-      checkpoints: this.checkpoints,
-    };
+    const deps = this.deps;
     const held = this.held.get(id);
     const lease = {
-      lost: held?.lost.signal ?? new AbortController().signal,
+      lost: held?.lost ?? new LeaseLoss(),
       confirm: async (): Promise<boolean> => {
-        if (!held || held.lost.signal.aborted) return false;
+        if (!held || held.lost.lost) return false;
         // Fresh claims need no extra round trip; an old one (or one from before a freeze) does.
         if (this.o.solve.clock() - held.claimedAt < this.leaseMs / 3) return true;
         return (await this.renewLeases([id])).has(id);

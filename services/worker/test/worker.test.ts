@@ -183,6 +183,40 @@ test('transient submit errors are retried; the task is solved and paid once', as
   assert.equal(view!.attempt, 3, 'each retry was a new delivery through the delayed set');
 });
 
+test('a renewal that finds the entry reclaimed stops the task here: no more polls, no result from this worker', async () => {
+  // Solves take the simulator's real time (15 s for reCAPTCHA v2): the task is still polling when its entry goes.
+  const slowSim = await startSim({ SIM_LATENCY_SCALE: '1' });
+  try {
+    startPromoter();
+    const conn = new Redis(server.url, { maxRetriesPerRequest: null });
+    const blocking = new Redis(server.url, { maxRetriesPerRequest: null });
+    const { worker } = buildWorker({
+      redis: conn, blockingRedis: blocking, logger, consumer: 'w-lease',
+      provider: { name: 'sim', baseUrl: slowSim.url, key: KEY, timeoutMs: 2000 },
+      concurrency: 5, blockMs: 200, pollIntervalMs: 50, pollFirstDelayScale: 0.005, leaseMs: 900,
+    });
+    await worker.start();
+    running.push({ worker, conns: [conn, blocking] });
+    const e = entry();
+    await submitAll([e]);
+    await waitFor('the checkpoint', async () => (await readTask(redis, ks, e.taskId))?.providerTaskId);
+    const pollsBefore = (await slowSim.stats()).polledIds;
+    // What a reclaim does to the old delivery: it is acked (its new delivery goes elsewhere).
+    const pending = (await redis.xpending(ks.lane('normal'), WORKERS_GROUP, '-', '+', 10)) as [string][];
+    assert.equal(pending.length, 1);
+    await redis.xack(ks.lane('normal'), WORKERS_GROUP, pending[0]![0]);
+    await waitFor('the task to end as lost', () => worker.stats.lost === 1 && worker.stats.inFlight === 0, { timeoutMs: 5000 });
+    const pollsAtEnd = (await slowSim.stats()).polledIds;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await slowSim.stats()).polledIds, pollsAtEnd, 'no poll for it after the loss');
+    assert.ok(pollsAtEnd > pollsBefore, 'it was polling until then');
+    assert.equal(await redis.xlen(ks.results), 0, 'this worker published nothing');
+    assert.equal(worker.stats.solved + worker.stats.failed, 0);
+  } finally {
+    await slowSim.stop();
+  }
+});
+
 test('a provider that never answers: the task fails at its deadline', async () => {
   await sim.faults({ outage: { mode: 'refuse', on: 'submit' } });
   await startWorker();

@@ -73,3 +73,34 @@ export function redisCost(a: RedisSnapshot, b: RedisSnapshot, tasks: number): Re
     top: diffs.sort((x, y) => y[1] - x[1]).slice(0, 8).map(([k, v]) => `${k} ${per(v).toFixed(2)} (${per(us(k)).toFixed(1)} µs)`).join(', '),
   };
 }
+
+/** One lifecycle event's spread over a run: ms after the first `submitted` event. */
+export interface EventSpread { count: number; firstMs: number; p50Ms: number; lastMs: number }
+
+/**
+ * Where a run's time went: for each lifecycle event in the events stream, when it
+ * first, typically and last happened, relative to the first `submitted` (both on
+ * Redis's clock: the entry ids). Read after the round, before the next flush.
+ */
+export async function eventTimeline(redis: Redis, eventsKey: string): Promise<Record<string, EventSpread>> {
+  const at = new Map<string, number[]>();
+  let from = '-';
+  for (;;) {
+    const batch = (await redis.xrange(eventsKey, from, '+', 'COUNT', 5000)) as [string, string[]][];
+    for (const [id, f] of batch) {
+      const i = f.indexOf('event');
+      const name = i >= 0 && i % 2 === 0 ? f[i + 1] ?? '?' : '?';
+      let xs = at.get(name);
+      if (!xs) at.set(name, (xs = []));
+      xs.push(Number(id.slice(0, id.indexOf('-'))));
+    }
+    if (batch.length < 5000) break;
+    from = `(${batch[batch.length - 1]![0]}`;
+  }
+  const t0 = Math.min(...(at.get('submitted') ?? [0]));
+  const out: Record<string, EventSpread> = {};
+  for (const [name, xs] of at) {
+    out[name] = { count: xs.length, firstMs: Math.min(...xs) - t0, p50Ms: median(xs) - t0, lastMs: Math.max(...xs) - t0 };
+  }
+  return out;
+}

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { spawnService, type ServiceProcess } from '@solvestream/testkit';
 import type { ClientConfig, RoundReport } from './client';
-import { procMemMb } from './measure';
+import { procMemMb, type EventSpread } from './measure';
 
 const BENCH_DIST = resolve(__dirname, '..');
 export const roleEntry = (name: string): string => resolve(BENCH_DIST, 'roles', `${name}.js`);
@@ -18,6 +18,8 @@ export interface RunOutput {
   peaks?: number[];
   /** What the OTLP sink received during the run (tracing on). */
   otlp?: { requests: number; bytes: number };
+  /** Slow tasks: per round, when each lifecycle event happened (measure.ts eventTimeline). */
+  timelines?: Record<string, EventSpread>[];
 }
 
 /** Starts a role (`roles/<role>.js`) as `client` or `worker`; spawnService takes no argv, so the mode travels as BENCH_ROLE. */

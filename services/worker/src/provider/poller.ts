@@ -106,8 +106,13 @@ export class Poller {
     return this.watches.size;
   }
 
-  /** Resolves when provider task `id` has an answer, a permanent error, or passes `deadline`. */
-  watch(id: string, type: TaskType, o: { firstPollAt: number; deadline: number; single?: boolean; trace?: SpanContext }): Promise<PollOutcome> {
+  /**
+   * Resolves when provider task `id` has an answer, a permanent error, or passes
+   * `deadline`; `cancelled` when the poller closes, when a newer watch of the same id
+   * replaces this one, or when `stop` resolves (the caller lost the task: this watch
+   * stops, and a newer watch of the id by its new owner is left alone).
+   */
+  watch(id: string, type: TaskType, o: { firstPollAt: number; deadline: number; single?: boolean; trace?: SpanContext; stop?: Promise<unknown> }): Promise<PollOutcome> {
     const existing = this.watches.get(id);
     if (existing) existing.settle({ state: 'cancelled', polls: existing.polls });
     return new Promise((resolve) => {
@@ -124,6 +129,7 @@ export class Poller {
       this.watches.set(id, w);
       this.ensureTimer();
       if (w.dueAt <= this.clock()) this.dueNow(w);
+      o.stop?.then(() => w.settle({ state: 'cancelled', polls: w.polls }), () => undefined);
     });
   }
 
