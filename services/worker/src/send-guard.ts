@@ -5,9 +5,12 @@
  * provider HTTP queue (bounded concurrency). A worker frozen in that wait may lose the
  * task to a reclaim, and without this guard its queued submit would still go out and be
  * charged a second time (chaos (b), "freeze during submits"). The guard travels with
- * the async context of the task, so the HTTP layer needs no task-specific parameters.
+ * the submit call down to the HTTP layer as an argument (router → client → wire → http).
+ *
+ * It used to travel in an AsyncLocalStorage, which spared the plumbing but, on Node 20,
+ * turns on async_hooks promise hooks for every promise in the process: ≈ 5 % of the
+ * worker's CPU in the throughput bench (promiseInitHook, promiseBeforeHook, _propagate).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 
 export class LeaseLostError extends Error {
   constructor() {
@@ -16,16 +19,10 @@ export class LeaseLostError extends Error {
   }
 }
 
-type Guard = () => Promise<boolean>;
-const store = new AsyncLocalStorage<Guard>();
-
-/** Runs `fn` with `guard` as the send guard of every request it makes. */
-export function withSendGuard<T>(guard: Guard, fn: () => Promise<T>): Promise<T> {
-  return store.run(guard, fn);
-}
+/** Answers whether the request may still be sent (false: the task was lost meanwhile). */
+export type SendGuard = () => Promise<boolean>;
 
 /** Called by the HTTP layer right before sending; throws LeaseLostError when the guard says no. */
-export async function checkSendGuard(): Promise<void> {
-  const guard = store.getStore();
+export async function checkSendGuard(guard: SendGuard | undefined): Promise<void> {
   if (guard && !(await guard())) throw new LeaseLostError();
 }

@@ -21,7 +21,7 @@ import { ProviderError, type ProviderErrorClass } from './provider/errors';
 import type { ProviderClient } from './provider/client';
 import type { Poller } from './provider/poller';
 import { needsSingleGet } from './provider/protocol-v1';
-import { LeaseLostError, withSendGuard } from './send-guard';
+import { LeaseLostError } from './send-guard';
 import {
   ATTR_POLL_COUNT, ATTR_PROVIDER, ATTR_PROVIDER_TASK_ID, ATTR_TASK_ATTEMPT, ATTR_TASK_ID, ATTR_TASK_TYPE,
   endWithError, injectTrace, startPhaseSpan, startSendSpan, withSpan,
@@ -202,7 +202,7 @@ export async function solveTask(
     let accepted: Awaited<ReturnType<typeof d.router.submit>>;
     try {
       // Re-checked when the request actually leaves the HTTP queue (send-guard.ts).
-      accepted = await withSendGuard(() => lease.confirm(), () => d.router.submit(spec));
+      accepted = await d.router.submit(spec, () => lease.confirm());
     } catch (err) {
       endWithError(span, err instanceof ProviderError ? err.code : err instanceof LeaseLostError ? 'LEASE_LOST' : 'INTERNAL', err instanceof Error ? err.message : undefined);
       if (err instanceof LeaseLostError) return 'lost';

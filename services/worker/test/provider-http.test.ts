@@ -2,7 +2,8 @@
  * ProviderHttp, the transport under both protocols, against real HTTP servers that
  * misbehave on purpose: one that never answers, one that answers too much (with and
  * without a content length), one that cuts an answer off, one that refuses connections,
- * and one that counts how many requests it holds at once.
+ * one that counts how many requests it holds at once, and one that records what reached it
+ * (the send guard).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ProviderHttp } from '../src/provider/http';
 import { ProviderError } from '../src/provider/errors';
+import { LeaseLostError } from '../src/send-guard';
 
 const KEY = 'k-0123456789abcdef0123456789abcdef';
 
@@ -135,5 +137,25 @@ test('at most maxConcurrent requests are in flight; the rest wait their turn and
   assert.equal(h.queued, 9, 'nine wait behind the bound');
   assert.deepEqual(await Promise.all(all), Array(12).fill('OK|1'));
   assert.equal(peak, 3);
+  h.close();
+});
+
+test('a request that waited for a slot asks its send guard first: refused, it never reaches the provider', async () => {
+  const seen: string[] = [];
+  const url = await serve((_req, res, body) => {
+    seen.push(new URLSearchParams(body).get('n') ?? '?');
+    setTimeout(() => res.end('OK|1'), 50);
+  });
+  const h = client(url, { maxConcurrent: 1 });
+  let asked = 0;
+  const first = h.post('/in.php', { form: { n: 'first' } }, async () => { asked++; return true; });
+  // Queued behind the first; by the time its slot frees, its task has been lost.
+  const second = h.post('/in.php', { form: { n: 'second' } }, async () => { asked++; return false; });
+  const third = h.post('/in.php', { form: { n: 'third' } }); // no guard: sent
+  assert.equal(await first, 'OK|1');
+  await assert.rejects(second, (err: unknown) => err instanceof LeaseLostError);
+  assert.equal(await third, 'OK|1');
+  assert.equal(asked, 2, 'each guard was asked once');
+  assert.deepEqual(seen, ['first', 'third'], 'the refused request was never sent, and its slot went to the next');
   h.close();
 });

@@ -9,6 +9,7 @@
  * `getOne` folds transport failures into an error slot too, so a poller can treat every
  * id alike.
  */
+import type { SendGuard } from '../send-guard';
 import type { TaskSpec, TaskType } from '@solvestream/contracts';
 import { ProviderError } from './errors';
 import { ProviderHttp } from './http';
@@ -127,9 +128,9 @@ export class ProviderClient {
   }
 
   /** Submits a task and returns the provider's task id. */
-  submit(spec: TaskSpec): Promise<string> {
+  submit(spec: TaskSpec, guard?: SendGuard): Promise<string> {
     this.calls.submit++;
-    return this.timed('submit', () => this.wire.submit(spec));
+    return this.timed('submit', () => this.wire.submit(spec, guard));
   }
 
   /** Polls one task, keeping the answer's extra fields (user agent, respKey). Never rejects with a ProviderError. */

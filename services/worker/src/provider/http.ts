@@ -24,7 +24,7 @@ import { errors, Pool } from 'undici';
 import type { Readable } from 'node:stream';
 import { scrubSecrets } from '@solvestream/core';
 import { ProviderError, classifyCode } from './errors';
-import { checkSendGuard } from '../send-guard';
+import { checkSendGuard, type SendGuard } from '../send-guard';
 
 export interface HttpOptions {
   name: string;
@@ -86,12 +86,15 @@ export class ProviderHttp {
     return this.waiting.length;
   }
 
-  /** POSTs `body` to `path` and returns the text of a 200 answer; anything else throws a ProviderError. */
-  async post(path: string, body: Body): Promise<string> {
+  /**
+   * POSTs `body` to `path` and returns the text of a 200 answer; anything else throws a
+   * ProviderError. `guard` is asked once a slot is free, right before the request leaves.
+   */
+  async post(path: string, body: Body, guard?: SendGuard): Promise<string> {
     await this.acquire();
     let answer: { status: number; text: string };
     try {
-      await checkSendGuard(); // the task may have been reclaimed while this waited
+      await checkSendGuard(guard); // the task may have been reclaimed while this waited
     } catch (err) {
       this.release();
       throw err;

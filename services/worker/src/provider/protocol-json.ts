@@ -7,6 +7,7 @@
  * Every answer is HTTP 200 with a numeric `errorId` (0 = OK); errors carry `errorCode`.
  * There is no multi-id poll on this API: the poller polls each id on its own.
  */
+import type { SendGuard } from '../send-guard';
 import type { Solution, TaskSpec, TaskType } from '@solvestream/contracts';
 import type { ProviderHttp } from './http';
 import type { PollSlot, ReportVerdict, Wire } from './types';
@@ -132,8 +133,8 @@ export class JsonWire implements Wire {
 
   constructor(private readonly http: ProviderHttp) {}
 
-  private async call(method: string, fields: Obj): Promise<JsonReply> {
-    const text = await this.http.post(`/${method}`, { json: { clientKey: this.http.key, ...fields } });
+  private async call(method: string, fields: Obj, guard?: SendGuard): Promise<JsonReply> {
+    const text = await this.http.post(`/${method}`, { json: { clientKey: this.http.key, ...fields } }, guard);
     const reply = parseJsonApiReply(text);
     if (!reply) throw this.http.error('BAD_RESPONSE', `${method} answered something that is not a JSON-API reply: ${JSON.stringify(text.trim().slice(0, 120))}`);
     return reply;
@@ -143,8 +144,8 @@ export class JsonWire implements Wire {
     throw this.http.error(reply.code, `${method}${what} answered ${reply.code}${reply.text ? ` (${reply.text})` : ''}`);
   }
 
-  async submit(spec: TaskSpec): Promise<string> {
-    const reply = await this.call('createTask', { task: jsonTask(spec) });
+  async submit(spec: TaskSpec, guard?: SendGuard): Promise<string> {
+    const reply = await this.call('createTask', { task: jsonTask(spec) }, guard);
     if (!reply.ok) this.refused('createTask', reply);
     const id = reply.body.taskId;
     if ((typeof id !== 'number' && typeof id !== 'string') || !TASK_ID.test(String(id)) || (typeof id === 'number' && !Number.isSafeInteger(id))) {

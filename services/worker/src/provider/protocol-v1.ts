@@ -4,6 +4,7 @@
  * (pure functions), and `V1Wire`, the protocol spoken over `ProviderHttp`.
  * Facts: captcha-protocols.md §1.
  */
+import type { SendGuard } from '../send-guard';
 import type { Solution, TaskSpec, TaskType } from '@solvestream/contracts';
 import type { ProviderHttp } from './http';
 import type { PollSlot, ReportVerdict, Wire } from './types';
@@ -127,8 +128,8 @@ export class V1Wire implements Wire {
   }
 
   /** POSTs a form to `path` and returns the parsed json=1 reply; transport problems throw. */
-  private async call(path: '/in.php' | '/res.php', fields: Record<string, string>): Promise<V1Reply> {
-    const text = await this.http.post(path, { form: { ...fields, key: this.http.key, json: '1' } });
+  private async call(path: '/in.php' | '/res.php', fields: Record<string, string>, guard?: SendGuard): Promise<V1Reply> {
+    const text = await this.http.post(path, { form: { ...fields, key: this.http.key, json: '1' } }, guard);
     const reply = parseJsonReply(text);
     if (reply) return reply;
     const plain = text.trim();
@@ -136,8 +137,8 @@ export class V1Wire implements Wire {
     throw this.http.error('BAD_RESPONSE', `${path} answered something that is not a v1 reply: ${JSON.stringify(plain.slice(0, 120))}`);
   }
 
-  async submit(spec: TaskSpec): Promise<string> {
-    const reply = await this.call('/in.php', submitFields(spec));
+  async submit(spec: TaskSpec, guard?: SendGuard): Promise<string> {
+    const reply = await this.call('/in.php', submitFields(spec), guard);
     if (!reply.ok) throw this.http.error(reply.code, `in.php refused the task: ${reply.code}${reply.text ? ` (${reply.text})` : ''}`);
     if (!isProviderId(reply.request)) throw this.http.error('BAD_RESPONSE', `in.php answered a malformed task id ${JSON.stringify(reply.request.slice(0, 40))}`);
     return reply.request;

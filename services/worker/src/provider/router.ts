@@ -32,6 +32,7 @@
  *
  * Events (`onEvent`): breaker open/closed and balance low/ok, for alerts and metrics.
  */
+import type { SendGuard } from '../send-guard';
 import type { Logger } from '@solvestream/core';
 import type { TaskSpec, TaskType } from '@solvestream/contracts';
 import type { ProviderClient } from './client';
@@ -185,7 +186,7 @@ export class ProviderRouter {
    * refusal. Resolves with the provider that accepted it and its task id; rejects with
    * the permanent error, the last refusal, or `NO_HEALTHY_PROVIDER` (capacity class).
    */
-  async submit(spec: TaskSpec): Promise<{ provider: RoutedProvider; providerTaskId: string }> {
+  async submit(spec: TaskSpec, guard?: SendGuard): Promise<{ provider: RoutedProvider; providerTaskId: string }> {
     let last: ProviderError | undefined;
     const skipped: string[] = [];
     for (const p of this.order) {
@@ -196,7 +197,7 @@ export class ProviderRouter {
         continue;
       }
       try {
-        const providerTaskId = await p.client.submit(spec);
+        const providerTaskId = await p.client.submit(spec, guard);
         p.breaker.record(permit, 'success');
         if (last) this.log?.info({ provider: p.name, after: last.provider, code: last.code }, 'task failed over');
         return { provider: p, providerTaskId };

@@ -5,6 +5,7 @@
  */
 import type { Solution, TaskType, TaskSpec } from '@solvestream/contracts';
 import type { ProviderError } from './errors';
+import type { SendGuard } from '../send-guard';
 
 export type ProviderProtocol = 'v1' | 'json';
 
@@ -20,8 +21,11 @@ export type ReportVerdict = 'good' | 'bad';
 export interface Wire {
   /** Whether `getMany` is available (v1 `action=get&ids=`; never on the JSON API). */
   readonly multiGet: boolean;
-  /** Submits a task; resolves to the provider's task id (all digits). Errors throw. */
-  submit(spec: TaskSpec): Promise<string>;
+  /**
+   * Submits a task; resolves to the provider's task id (all digits). Errors throw.
+   * `guard` is asked right before the request leaves (send-guard.ts).
+   */
+  submit(spec: TaskSpec, guard?: SendGuard): Promise<string>;
   /** Polls one id. Protocol answers come back as slots; transport failures throw. */
   getOne(id: string, type: TaskType): Promise<PollSlot>;
   /** Polls many ids in one request, one slot per id. Transport failures throw. */
