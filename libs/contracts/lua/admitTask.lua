@@ -1,6 +1,7 @@
 --[[
-  admitTask — admission control for one submit, before `submitTask` (producer). Checks,
-  in this order, and consumes nothing unless every check passes:
+  admitTask — admission control on its own (submitTask does the same checks in its own
+  call when given the admission arguments: that is the producer's path). Checks, in this
+  order, and consumes nothing unless every check passes (`admissionCheck`, _common.lua):
 
     1. degradation mode   degraded: only high and critical; emergency: only critical
     2. queue depth        every lane's length (queued + in flight) + delayed retries < cap
@@ -32,38 +33,10 @@
            {-13, open}          TENANT_FULL
            {-14, retryAfterMs}  RATE_LIMITED
 ]]
-local now, priority = tonumber(ARGV[1]), ARGV[2]
-local rate, burst, maxOpen, maxDepth = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-
-local mode = redis.call('HGET', KEYS[1], 'mode') or 'normal'
-local allowed = ({
-  degraded = {critical = true, high = true},
-  emergency = {critical = true},
-})[mode]
-if allowed and not allowed[priority] then return {-11, mode} end
-
-if maxDepth > 0 then
-  local depth = redis.call('ZCARD', KEYS[4])
-  for i = 5, #KEYS do depth = depth + redis.call('XLEN', KEYS[i]) end
-  if depth >= maxDepth then return {-12, depth} end
-end
-
-if maxOpen > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[1])
-  local open = redis.call('ZCARD', KEYS[3])
-  if open >= maxOpen then return {-13, open} end
-end
-
-if rate > 0 then
-  local b = redis.call('HMGET', KEYS[2], 'tokens', 'ts')
-  local tokens = tonumber(b[1] or '') or burst
-  local ts = tonumber(b[2] or '') or now
-  tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
-  if tokens < 1 then return {-14, math.ceil((1 - tokens) * 1000 / rate)} end
-  redis.call('HSET', KEYS[2], 'tokens', tostring(tokens - 1), 'ts', ARGV[1])
-  redis.call('PEXPIRE', KEYS[2], math.ceil(burst * 1000 / rate) + 1000)
-end
-
-redis.call('ZADD', KEYS[3], ARGV[8], ARGV[7])
-redis.call('PEXPIRE', KEYS[3], 86400000)
+local lanes = {}
+for i = 5, #KEYS do lanes[#lanes + 1] = KEYS[i] end
+local refused = admissionCheck(KEYS[1], KEYS[2], KEYS[3], KEYS[4], lanes, ARGV[1], ARGV[2],
+  tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
+if refused then return refused end
+admissionRecord(KEYS[3], ARGV[8], ARGV[7])
 return {1}

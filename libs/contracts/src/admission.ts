@@ -42,6 +42,22 @@ export type AdmitResult =
   | { admitted: false; reason: 'tenant-full'; open: number }
   | { admitted: false; reason: 'rate-limited'; retryAfterMs: number };
 
+export type AdmitRefusal = Exclude<AdmitResult, { admitted: true }>;
+
+/**
+ * The refusal codes of `admissionCheck` (_common.lua), shared by admitTask and
+ * submitTask, mapped in this one place; undefined for any other reply.
+ */
+export function admissionRefusal(reply: readonly unknown[]): AdmitRefusal | undefined {
+  switch (reply[0]) {
+    case -11: return { admitted: false, reason: 'mode', mode: String(reply[1]) as Mode };
+    case -12: return { admitted: false, reason: 'queue-full', depth: Number(reply[1]) };
+    case -13: return { admitted: false, reason: 'tenant-full', open: Number(reply[1]) };
+    case -14: return { admitted: false, reason: 'rate-limited', retryAfterMs: Number(reply[1]) };
+    default: return undefined;
+  }
+}
+
 export class Admission {
   constructor(
     private readonly redis: Redis,
@@ -70,21 +86,21 @@ export class Admission {
     return id;
   }
 
-  /** Mode, queue depth, tenant cap and rate checks; records the task as open when admitted. See admitTask.lua. */
+  /**
+   * Mode, queue depth, tenant cap and rate checks; records the task as open when
+   * admitted. See admitTask.lua. (The producer admits inside its submit call instead:
+   * Transitions.admitAndSubmit, one round trip.)
+   */
   async admit(i: AdmitInput): Promise<AdmitResult> {
     const k = this.keys;
     const reply = (await this.fn('admitTask')(
       k.mode, k.rate(i.tenant), k.openTasks(i.tenant), k.delayed, ...k.lanes,
       i.now, i.priority, i.ratePerSecond, Math.max(1, i.burst), i.maxOpen, i.maxQueueDepth, i.taskId, i.openUntil,
     )) as [number, (string | number)?];
-    switch (reply[0]) {
-      case 1: return { admitted: true };
-      case -11: return { admitted: false, reason: 'mode', mode: String(reply[1]) as Mode };
-      case -12: return { admitted: false, reason: 'queue-full', depth: Number(reply[1]) };
-      case -13: return { admitted: false, reason: 'tenant-full', open: Number(reply[1]) };
-      case -14: return { admitted: false, reason: 'rate-limited', retryAfterMs: Number(reply[1]) };
-      default: throw new TransitionError('UNEXPECTED', `admitTask answered ${JSON.stringify(reply)}`);
-    }
+    if (reply[0] === 1) return { admitted: true };
+    const refused = admissionRefusal(reply);
+    if (!refused) throw new TransitionError('UNEXPECTED', `admitTask answered ${JSON.stringify(reply)}`);
+    return refused;
   }
 
   /** The task no longer counts against its tenant's cap (finished, or an idempotent replay). */

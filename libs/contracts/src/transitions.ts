@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { TransitionError } from './errors';
+import { admissionRefusal, type AdmitRefusal } from './admission';
 import { WORKERS_GROUP, type Keyspace, type Priority } from './keys';
 import { encodeResultEntry, encodeTaskEntry, objectToFields, type ResultEntry, type TaskEntry } from './codec';
 
@@ -26,7 +27,7 @@ export const ScriptErrorCode = {
 } as const;
 
 const SCRIPTS = {
-  submitTask: 4,
+  submitTask: null, // variable: 8 keys + every lane
   claimTask: null, // variable: numkeys is the first argument
   checkpointTask: 2,
   completeTask: 4,
@@ -114,6 +115,20 @@ export interface RequeueInput {
   now: number;
 }
 
+/** Admission in the submit call itself (the rules of admitTask.lua; see Admission.admit). */
+export interface SubmitAdmission {
+  /** The task's deadline + grace, epoch ms: after it the task no longer counts as open. */
+  openUntil: number;
+  /** Tokens per second; 0 = unlimited. */
+  ratePerSecond: number;
+  /** Bucket size; at least 1. */
+  burst: number;
+  /** The tenant's cap on unfinished tasks; 0 = unlimited. */
+  maxOpen: number;
+  /** Cap on every lane's length + delayed retries; 0 = unlimited. */
+  maxQueueDepth: number;
+}
+
 export interface SubmitInput {
   entry: TaskEntry;
   /** Present when the client sent an idempotency key. */
@@ -175,7 +190,24 @@ export class Transitions {
     return f.bind(target);
   }
 
-  async submit({ entry, idempotencyKey, projection, now }: SubmitInput): Promise<SubmitResult> {
+  /** Accepts a task without admission checks (tests, restores, tools). See submitTask.lua. */
+  async submit(input: SubmitInput): Promise<SubmitResult> {
+    const r = await this.runSubmit(input, undefined);
+    if ('admitted' in r) throw new TransitionError('UNEXPECTED', `submitTask refused a task it was not asked to admit (${r.reason})`);
+    return r;
+  }
+
+  /**
+   * Admission and submit in ONE script call (the producer's path): an idempotent replay
+   * or an existing task comes back first and consumes nothing; a refusal writes nothing;
+   * an admitted task is recorded as open for its tenant and accepted. Before, admission
+   * was its own script call: one more round trip and Lua call per task.
+   */
+  admitAndSubmit(input: SubmitInput & { admission: SubmitAdmission }): Promise<SubmitResult | AdmitRefusal> {
+    return this.runSubmit(input, input.admission);
+  }
+
+  private async runSubmit({ entry, idempotencyKey, projection, now }: SubmitInput, admission: SubmitAdmission | undefined): Promise<SubmitResult | AdmitRefusal> {
     const k = this.keys;
     const proj = objectToFields({
       ...projection,
@@ -185,23 +217,33 @@ export class Transitions {
       priority: entry.priority,
       deadline: entry.deadline,
     });
-    const reply = (await this.fn(this.redis, 'submitTask')(
+    const keys = [
       k.task(entry.taskId),
       k.events,
       k.lane(entry.priority),
       idempotencyKey === undefined ? k.idem(entry.tenant, '-') : k.idem(entry.tenant, idempotencyKey),
+      k.mode, k.rate(entry.tenant), k.openTasks(entry.tenant), k.delayed, ...k.lanes,
+    ];
+    const a = admission;
+    const reply = (await this.fn(this.redis, 'submitTask')(
+      keys.length, ...keys,
       entry.taskId,
       now,
       idempotencyKey === undefined ? 0 : this.idemTtl,
       this.eventsMaxLen,
       idempotencyKey ?? '',
+      a ? 1 : 0, entry.priority,
+      a?.ratePerSecond ?? 0, Math.max(1, a?.burst ?? 1), a?.maxOpen ?? 0, a?.maxQueueDepth ?? 0, a?.openUntil ?? 0,
       proj.length / 2,
       ...proj,
       ...encodeTaskEntry(entry),
     )) as [number, string?];
     if (reply[0] === ScriptErrorCode.TASK_EXISTS) throw new TransitionError('TASK_EXISTS', `task ${entry.taskId} already exists`);
     if (reply[0] === 0) return { created: false, taskId: String(reply[1]) };
-    return { created: true, taskId: entry.taskId, entryId: String(reply[1]) };
+    if (reply[0] === 1) return { created: true, taskId: entry.taskId, entryId: String(reply[1]) };
+    const refused = admissionRefusal(reply);
+    if (!refused) throw new TransitionError('UNEXPECTED', `submitTask answered ${JSON.stringify(reply)}`);
+    return refused;
   }
 
   /**

@@ -164,6 +164,42 @@ test('admission: queue depth cap, tenant open cap (expired members drop out), to
   assert.equal(await redis.zscore(ks.openTasks('acme'), 'r3'), '100000');
 });
 
+test('admitAndSubmit: one call admits and submits; a refusal writes nothing, a replay consumes nothing', async () => {
+  const adm1 = { openUntil: 100_000, ratePerSecond: 1, burst: 1, maxOpen: 0, maxQueueDepth: 0 };
+  const first = await tr.admitAndSubmit({ entry: entry('a1'), idempotencyKey: 'k1', now: 1000, admission: adm1 });
+  assert.ok('created' in first && first.created);
+  assert.equal((await readTask(redis, ks, 'a1'))?.status, 'queued');
+  assert.equal(await redis.zscore(ks.openTasks('acme'), 'a1'), '100000', 'recorded as open');
+  const lenBefore = await redis.xlen(ks.lane('normal'));
+  const eventsBefore = await redis.xlen(ks.events);
+
+  // The bucket (1 token) is empty: refused, and nothing of a2 exists anywhere.
+  const refused = await tr.admitAndSubmit({ entry: entry('a2'), now: 1000, admission: adm1 });
+  assert.ok('admitted' in refused && refused.reason === 'rate-limited' && refused.retryAfterMs > 0);
+  assert.equal(await readTask(redis, ks, 'a2'), undefined);
+  assert.equal(await redis.zscore(ks.openTasks('acme'), 'a2'), null);
+  assert.equal(await redis.xlen(ks.lane('normal')), lenBefore);
+  assert.equal(await redis.xlen(ks.events), eventsBefore);
+
+  // A replay of k1 answers the first task at once, though the bucket is still empty.
+  const replay = await tr.admitAndSubmit({ entry: entry('a3'), idempotencyKey: 'k1', now: 1000, admission: adm1 });
+  assert.deepEqual(replay, { created: false, taskId: 'a1' });
+  assert.equal(await redis.zscore(ks.openTasks('acme'), 'a3'), null, 'a replay is not an open task');
+  assert.deepEqual(await tr.admitAndSubmit({ entry: entry('a4'), now: 2000, admission: adm1 }).then((r) => 'created' in r && r.created), true,
+    'one token came back after 1 s: the replay had taken none');
+
+  // The mode is checked against the entry's priority; the queue cap counts every lane.
+  await writeMode(redis, ks, { mode: 'emergency', since: 1, reason: 'test', by: 'test' });
+  assert.deepEqual(await tr.admitAndSubmit({ entry: entry('a5', { priority: 'high' }), now: 3000, admission: { ...adm1, ratePerSecond: 0 } }),
+    { admitted: false, reason: 'mode', mode: 'emergency' });
+  assert.ok(await tr.admitAndSubmit({ entry: entry('a6', { priority: 'critical' }), now: 3000, admission: { ...adm1, ratePerSecond: 0 } }).then((r) => 'created' in r && r.created));
+  const depth = (await redis.xlen(ks.lane('normal'))) + (await redis.xlen(ks.lane('critical')));
+  assert.deepEqual(await tr.admitAndSubmit({ entry: entry('a7', { priority: 'critical' }), now: 3000, admission: { ...adm1, ratePerSecond: 0, maxQueueDepth: depth } }),
+    { admitted: false, reason: 'queue-full', depth });
+  // submit() without admission ignores mode and caps.
+  assert.ok((await tr.submit({ entry: entry('a8', { priority: 'low' }), now: 3000 })).created);
+});
+
 test('numeric ids: all digits, strictly increasing, below 2^53, seeded by the clock', async () => {
   const now = Date.now();
   const ids: string[] = [];

@@ -3,11 +3,11 @@
  *
  *   1. idempotency fast path: the tenant's key already names a task → that task
  *   2. a task id: a nanoid for REST, an all-digit id (allocateId.lua) for the gateway
- *   3. admission (admitTask.lua): degradation mode, queue depth, the tenant's open-task
- *      cap and rate; records the task as open
- *   4. submitTask.lua: projection queued + events submitted + lane entry, atomically,
- *      with the idempotency key; a concurrent twin that won the key turns this call
- *      into a replay of the twin's task (and our open-task record is released)
+ *   3. ONE submitTask.lua call: admission (degradation mode, queue depth, the tenant's
+ *      open-task cap and rate; records the task as open), then projection queued +
+ *      events submitted + lane entry, atomically, with the idempotency key. A concurrent
+ *      twin that won the key turns this call into a replay of the twin's task before
+ *      admission, so the replay consumes nothing; a refusal writes nothing.
  *
  * Every task gets `deadline = submit + DEFAULT_DEADLINE_SECONDS[type]`; the worker fails
  * it there, and the read path (task-reader.ts) fails it `expireGraceMs` later if no
@@ -19,6 +19,7 @@ import {
   DEFAULT_DEADLINE_SECONDS,
   decodeProjection,
   type Admission,
+  type AdmitRefusal,
   type Keyspace,
   type Priority,
   type TaskEntry,
@@ -99,23 +100,6 @@ export class SubmitService {
     const now = d.clock();
     const taskId = c.numericId ? await d.admission.allocateNumericId(now) : newTaskId();
     const deadline = now + DEFAULT_DEADLINE_SECONDS[c.spec.type] * 1000;
-    const admitted = await d.admission.admit({
-      tenant: c.tenant.id, taskId, priority: c.priority, openUntil: deadline + d.expireGraceMs,
-      ratePerSecond: c.tenant.ratePerSecond, burst: c.tenant.burst, maxOpen: c.tenant.maxOpen,
-      maxQueueDepth: d.maxQueueDepth, now,
-    });
-    if (!admitted.admitted) {
-      switch (admitted.reason) {
-        case 'rate-limited':
-          return { kind: 'refused', reason: 'rate-limited', retryAfterMs: admitted.retryAfterMs, detail: `over ${c.tenant.ratePerSecond} submits per second` };
-        case 'mode':
-          return { kind: 'refused', reason: 'mode', retryAfterMs: RETRY_AFTER_MS.mode, detail: `the service is in ${admitted.mode} mode and only takes higher priorities` };
-        case 'queue-full':
-          return { kind: 'refused', reason: 'queue-full', retryAfterMs: RETRY_AFTER_MS['queue-full'], detail: `the queue holds ${admitted.depth} tasks` };
-        case 'tenant-full':
-          return { kind: 'refused', reason: 'tenant-full', retryAfterMs: RETRY_AFTER_MS['tenant-full'], detail: `${admitted.open} unfinished tasks (the cap is ${c.tenant.maxOpen})` };
-      }
-    }
     // `send <lane>` is the task's creation context; the entry carries it to the workers.
     const span = startSendSpan(d.keys.lane(c.priority), taskId, { 'solvestream.task.type': c.spec.type, 'solvestream.source': c.source });
     const entry: TaskEntry = {
@@ -125,21 +109,42 @@ export class SubmitService {
     const projection: Record<string, string> = { source: c.source };
     if (c.callbackUrl) projection.callbackUrl = c.callbackUrl;
     if (hash) projection.requestHash = hash;
+    const admission = {
+      openUntil: deadline + d.expireGraceMs, ratePerSecond: c.tenant.ratePerSecond, burst: c.tenant.burst,
+      maxOpen: c.tenant.maxOpen, maxQueueDepth: d.maxQueueDepth,
+    };
     let r;
     try {
-      r = await withSpan(span, () => d.transitions.submit({ entry, idempotencyKey: c.idempotencyKey, projection, now }));
-      if (r.created) span.setAttribute('messaging.message.id', r.entryId);
+      // Admission and submit are one script call: a refusal writes nothing, a replay consumes nothing.
+      r = await withSpan(span, () => d.transitions.admitAndSubmit({ entry, idempotencyKey: c.idempotencyKey, projection, now, admission }));
     } catch (err) {
       endWithError(span, 'SUBMIT_FAILED', err instanceof Error ? err.message : undefined);
+      // The call may or may not have run: release the open-task record (a task that did
+      // get in and is missing from the set only stops counting against the cap early).
       await d.admission.release(c.tenant.id, taskId).catch(() => undefined);
       throw err;
     }
-    span.end();
-    if (!r.created) {
-      await d.admission.release(c.tenant.id, taskId);
-      return this.existing(r.taskId, hash);
+    if ('admitted' in r) {
+      endWithError(span, 'REFUSED', r.reason);
+      return this.refusal(c, r);
     }
+    if (r.created) span.setAttribute('messaging.message.id', r.entryId);
+    span.end();
+    if (!r.created) return this.existing(r.taskId, hash);
     return { kind: 'created', entry };
+  }
+
+  private refusal(c: SubmitCommand, r: AdmitRefusal): SubmitOutcome {
+    switch (r.reason) {
+      case 'rate-limited':
+        return { kind: 'refused', reason: 'rate-limited', retryAfterMs: r.retryAfterMs, detail: `over ${c.tenant.ratePerSecond} submits per second` };
+      case 'mode':
+        return { kind: 'refused', reason: 'mode', retryAfterMs: RETRY_AFTER_MS.mode, detail: `the service is in ${r.mode} mode and only takes higher priorities` };
+      case 'queue-full':
+        return { kind: 'refused', reason: 'queue-full', retryAfterMs: RETRY_AFTER_MS['queue-full'], detail: `the queue holds ${r.depth} tasks` };
+      case 'tenant-full':
+        return { kind: 'refused', reason: 'tenant-full', retryAfterMs: RETRY_AFTER_MS['tenant-full'], detail: `${r.open} unfinished tasks (the cap is ${c.tenant.maxOpen})` };
+    }
   }
 
   private async existing(taskId: string, hash: string | undefined): Promise<SubmitOutcome> {
