@@ -18,7 +18,8 @@
  *   slow        BENCH_SLOW_TASKS tasks that take BENCH_SLOW_MS at the provider, in one
  *               worker process: wall time (first submit → last result), peak RSS, CPU
  *   tracing     solvestream throughput and latency with tracing on (OTLP/HTTP to a
- *               local sink that reads and drops every export) vs off
+ *               local sink that reads and drops every export) vs off, and throughput
+ *               with 10 % of traces sampled (parentbased_traceidratio)
  *
  * Env: BENCH_ROUNDS (3), BENCH_TASKS (10000), BENCH_CONCURRENCY (256), BENCH_RATE (2000),
  * BENCH_SECONDS (3), BENCH_SLOW_TASKS (5000), BENCH_SLOW_MS (2000), BENCH_WORKER_CONCURRENCY
@@ -38,7 +39,7 @@ import Redis from 'ioredis';
 import { keyspace } from '@solvestream/contracts';
 import { spawnService, startRedis, waitFor } from '@solvestream/testkit';
 import type { ClientConfig, RoundReport } from './lib/client';
-import { eventTimeline, median, type EventSpread } from './lib/measure';
+import { eventTimeline, median, stageLatencies, type EventSpread } from './lib/measure';
 import { runContender, spawnRole, type RunOutput, type WorkerLauncher } from './lib/run';
 import { startOtlpSink, type OtlpSink } from './lib/otlp-sink';
 import { NOTES_MARKER, renderMarkdown, renderTable, type Summary } from './lib/report';
@@ -53,6 +54,8 @@ const SLOW_TASKS = num('BENCH_SLOW_TASKS', 5000);
 const SLOW_MS = num('BENCH_SLOW_MS', 2000);
 const WORKER_CONCURRENCY = num('BENCH_WORKER_CONCURRENCY', 1000);
 const WARMUP = num('BENCH_WARMUP', 3000);
+/** Share of traces the `tracing.sampled` run keeps (OTEL_TRACES_SAMPLER_ARG). */
+const SAMPLE_RATIO = 0.1;
 const ROOT = resolve(__dirname, '..', '..', '..');
 const OUT_JSON = process.env.BENCH_OUT ?? resolve(ROOT, 'docs', 'benchmarks.json');
 const SUITES = ['throughput', 'latency', 'slow', 'tracing'] as const;
@@ -123,6 +126,11 @@ async function runAll(e: Env, suites: Set<Suite>, sink: OtlpSink | undefined): P
     const suite: Suite = shape === 'burst' ? 'throughput' : 'latency';
     if (!suites.has(suite)) continue;
     await step(`solvestream.${shape}`, `solvestream ${suite}`, () => runContender(solvestreamWorker(e, 'ss'), { role: 'solvestream', config: load(e, 'ss', shape), env: { SS_TRACING: 'off' } }));
+    const paced = out['solvestream.paced'];
+    if (shape === 'paced' && paced) {
+      paced.stages = await stageLatencies(e.redis, keyspace({ prefix: 'ss' }).events, RATE * SECONDS);
+      process.stdout.write(`  latency by step, last round, ms (p50 / p99): ${Object.entries(paced.stages).map(([k, v]) => `${k} ${v.p50}/${v.p99}`).join(', ')}\n`);
+    }
     await step(`bullmq.${shape}`, `BullMQ ${suite}`, () => runContender(bullWorker('bull'), { role: 'bullmq', config: load(e, 'bull', shape) }));
     await step(`raw.${shape}`, `raw streams loop ${suite}`, () => runContender(rawWorker('raw'), { role: 'raw', config: load(e, 'raw', shape) }));
   }
@@ -133,8 +141,15 @@ async function runAll(e: Env, suites: Set<Suite>, sink: OtlpSink | undefined): P
       await step(`tracing.${shape}`, `solvestream ${shape === 'burst' ? 'throughput' : 'latency'}, tracing on`, () => runContender(
         solvestreamWorker(e, 'tr', on), { role: 'solvestream', config: load(e, 'tr', shape), env: on },
       ));
-      out[`tracing.${shape}`]!.otlp = { requests: sink.stats.requests - before.requests, bytes: sink.stats.bytes - before.bytes };
+      const run = out[`tracing.${shape}`]; // absent when BENCH_CONTENDERS left it out
+      if (run) run.otlp = { requests: sink.stats.requests - before.requests, bytes: sink.stats.bytes - before.bytes };
     }
+    // The standard sampler variables (the SDK reads them): the producer samples 1 trace in
+    // 10 at the HTTP submit, and the worker follows the decision carried in the entry.
+    const sampled = { ...on, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(SAMPLE_RATIO) };
+    await step('tracing.sampled', `solvestream throughput, tracing on, ${SAMPLE_RATIO * 100} % of traces sampled`, () => runContender(
+      solvestreamWorker(e, 'ts', sampled), { role: 'solvestream', config: load(e, 'ts', 'burst'), env: sampled },
+    ));
   }
   if (suites.has('slow')) {
     // A fresh worker process per round: its peak RSS is that round's.
@@ -162,7 +177,7 @@ async function runAll(e: Env, suites: Set<Suite>, sink: OtlpSink | undefined): P
       `p50 ${(median(rounds.map((x) => x.p50Ms)) / 1000).toFixed(2)} s, peak RSS ${median(peaks).toFixed(0)} MB\n` +
       `  events, ms after the first submit (first / p50 / last, round 1): ${formatTimeline(timelines[0] ?? {})}\n`);
   }
-  return { runs: out, machine: machine(), config: { ROUNDS, TASKS, CONCURRENCY, RATE, SECONDS, SLOW_TASKS, SLOW_MS, WORKER_CONCURRENCY, WARMUP } };
+  return { runs: out, machine: machine(), config: { ROUNDS, TASKS, CONCURRENCY, RATE, SECONDS, SLOW_TASKS, SLOW_MS, WORKER_CONCURRENCY, WARMUP, SAMPLE_RATIO } };
 }
 
 const formatTimeline = (t: Record<string, EventSpread>): string => Object.entries(t)

@@ -104,3 +104,46 @@ export async function eventTimeline(redis: Redis, eventsKey: string): Promise<Re
   }
   return out;
 }
+
+/** p50 / p99 of each step of a task's life, ms (Redis clock, ms resolution). */
+export type StageLatencies = Record<string, { p50: number; p99: number; n: number }>;
+
+/**
+ * Where a paced run's latency went, from the events stream: for the last `lastTasks`
+ * tasks submitted, the time from `submitted` to `claimed` (queue + worker read), to
+ * `provider-submitted` (the provider's in.php + the checkpoint), and to `solved`
+ * (polls + completion). What the table's latency adds beyond `solved` is the result's
+ * way back to the client (results stream → results listener).
+ */
+export async function stageLatencies(redis: Redis, eventsKey: string, lastTasks: number): Promise<StageLatencies> {
+  const byTask = new Map<string, Record<string, number>>();
+  let from = '-';
+  for (;;) {
+    const batch = (await redis.xrange(eventsKey, from, '+', 'COUNT', 5000)) as [string, string[]][];
+    for (const [id, f] of batch) {
+      const get = (name: string): string | undefined => { const i = f.indexOf(name); return i >= 0 && i % 2 === 0 ? f[i + 1] : undefined; };
+      const task = get('task');
+      const event = get('event');
+      if (!task || !event) continue;
+      let t = byTask.get(task);
+      if (!t) byTask.set(task, (t = {}));
+      t[event] ??= Number(id.slice(0, id.indexOf('-')));
+    }
+    if (batch.length < 5000) break;
+    from = `(${batch[batch.length - 1]![0]}`;
+  }
+  const tasks = [...byTask.values()].filter((t) => t.submitted !== undefined && t.solved !== undefined)
+    .sort((a, b) => (a.submitted ?? 0) - (b.submitted ?? 0)).slice(-lastTasks);
+  const steps: [string, string, string][] = [
+    ['submitted → claimed', 'submitted', 'claimed'],
+    ['claimed → provider-submitted', 'claimed', 'provider-submitted'],
+    ['provider-submitted → solved', 'provider-submitted', 'solved'],
+    ['submitted → solved', 'submitted', 'solved'],
+  ];
+  const out: StageLatencies = {};
+  for (const [label, a, b] of steps) {
+    const xs = tasks.filter((t) => t[a] !== undefined && t[b] !== undefined).map((t) => (t[b] as number) - (t[a] as number));
+    out[label] = { p50: pct(xs, 50), p99: pct(xs, 99), n: xs.length };
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import type { RunOutput } from './run';
 export interface Summary {
   runs: Record<string, RunOutput>;
   machine: { nproc: string; cpu: string; node: string; redis: string; bullmq: string; date: string; command: string; loadBefore: string; loadAfter?: string };
-  config: { ROUNDS: number; TASKS: number; CONCURRENCY: number; RATE: number; SECONDS: number; SLOW_TASKS: number; SLOW_MS: number; WORKER_CONCURRENCY: number; WARMUP: number };
+  config: { ROUNDS: number; TASKS: number; CONCURRENCY: number; RATE: number; SECONDS: number; SLOW_TASKS: number; SLOW_MS: number; WORKER_CONCURRENCY: number; WARMUP: number; SAMPLE_RATIO?: number };
 }
 
 type Row = [label: string, ss: string, bull: string, raw: string, ratio: string, goal: string, verdict: string];
@@ -67,6 +67,13 @@ export function rows(s: Summary): Row[] {
   if (tOn !== undefined) {
     out.push(['tracing on: throughput, tasks/s', fmt(tOn), '', '', ss ? `${fmt(tOn / ss, 2)}× tracing off` : '', '', '']);
     const w = m(s, 'tracing.burst', (r) => r.workerCpuUsPerTask);
+    const wOff = m(s, 'solvestream.burst', (r) => r.workerCpuUsPerTask);
+    out.push(['  worker CPU per task, µs', fmt(w), '', '', w && wOff ? `${fmt(w / wOff, 2)}× tracing off` : '', '', '']);
+  }
+  const tSampled = m(s, 'tracing.sampled', (r) => r.tasksPerS);
+  if (tSampled !== undefined) {
+    out.push([`tracing on, ${(c.SAMPLE_RATIO ?? 0.1) * 100} % of traces sampled: throughput, tasks/s`, fmt(tSampled), '', '', ss ? `${fmt(tSampled / ss, 2)}× tracing off` : '', '', '']);
+    const w = m(s, 'tracing.sampled', (r) => r.workerCpuUsPerTask);
     const wOff = m(s, 'solvestream.burst', (r) => r.workerCpuUsPerTask);
     out.push(['  worker CPU per task, µs', fmt(w), '', '', w && wOff ? `${fmt(w / wOff, 2)}× tracing off` : '', '', '']);
   }

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { spawnService, type ServiceProcess } from '@solvestream/testkit';
 import type { ClientConfig, RoundReport } from './client';
-import { procMemMb, type EventSpread } from './measure';
+import { procMemMb, type EventSpread, type StageLatencies } from './measure';
 
 const BENCH_DIST = resolve(__dirname, '..');
 export const roleEntry = (name: string): string => resolve(BENCH_DIST, 'roles', `${name}.js`);
@@ -20,6 +20,8 @@ export interface RunOutput {
   otlp?: { requests: number; bytes: number };
   /** Slow tasks: per round, when each lifecycle event happened (measure.ts eventTimeline). */
   timelines?: Record<string, EventSpread>[];
+  /** Paced runs: latency by step of the task's life (measure.ts stageLatencies). */
+  stages?: StageLatencies;
 }
 
 /** Starts a role (`roles/<role>.js`) as `client` or `worker`; spawnService takes no argv, so the mode travels as BENCH_ROLE. */
