@@ -30,9 +30,11 @@ let drUrl: string;
 let archiveDir: string;
 let otlp: MockOtlpServer;
 const spans: { service: string; span: OtlpSpan }[] = [];
+const otherExports = { metrics: 0, logs: 0 };
 
 before(async () => {
-  otlp = new MockOtlpServer({
+  // onMetrics / onLogs exist in mockotlpserver (lib/mockotlpserver.js) but not in its types.
+  otlp = new MockOtlpServer(<ConstructorParameters<typeof MockOtlpServer>[0]>{
     services: ['http'], httpHostname: '127.0.0.1', httpPort: 0, logLevel: 'warn',
     onTrace: (req: { resourceSpans?: { resource?: { attributes?: { key: string; value: { stringValue?: string } }[] }; scopeSpans?: { spans?: OtlpSpan[] }[] }[] }) => {
       for (const rs of req.resourceSpans ?? []) {
@@ -40,11 +42,15 @@ before(async () => {
         for (const ss of rs.scopeSpans ?? []) for (const span of ss.spans ?? []) spans.push({ service, span });
       }
     },
+    onMetrics: () => { otherExports.metrics++; },
+    onLogs: () => { otherExports.logs++; },
   });
   await otlp.start();
   const otel = {
     SS_TRACING: 'on', OTEL_EXPORTER_OTLP_ENDPOINT: otlp.httpUrl.href.replace(/\/$/, ''), OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none',
+    // No OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER: the services then export traces only
+    // (metrics are Prometheus /metrics). The short interval would show any metrics export.
+    OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_METRIC_EXPORT_INTERVAL: '200',
   };
   redis = await startRedis({ aof: true });
   system = await startSystem({
@@ -103,6 +109,7 @@ test('one task, one trace: HTTP submit → send → process → submit and poll 
   assert.equal(hex(link.traceId), traceId);
   assert.equal(link.attributes?.find((a) => a.key === 'solvestream.provider.task_id')?.value.stringValue, attr(poll.span, 'solvestream.provider.task_id'));
   assert.equal(requests[0]!.span.kind, 3, 'CLIENT');
+  assert.deepEqual(otherExports, { metrics: 0, logs: 0 }, 'traces only: no OTLP metrics or logs unless asked for');
 });
 
 test('metrics are scraped and parsed from the producer, the worker and the supervisor', async () => {

@@ -6,6 +6,9 @@
  *                          configured (OTEL_EXPORTER_OTLP_ENDPOINT or …_TRACES_ENDPOINT)
  *   OTEL_SDK_DISABLED=true the standard kill switch (wins over SS_TRACING)
  *   OTEL_SERVICE_NAME      service.name (default: the name passed by the service)
+ *   OTEL_METRICS_EXPORTER  set (e.g. `otlp`): the instrumentations' OTel metrics are
+ *                          exported too; unset: none (Prometheus `/metrics` is the metrics path)
+ *   OTEL_LOGS_EXPORTER     set: OTel log records are exported too; unset: none
  *
  * `telemetryHandle()` gives main.ts the handle to shut the SDK down last.
  */
@@ -44,7 +47,10 @@ export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
 /** Starts tracing for `serviceName` if enabled (idempotent). */
 export function registerTelemetry(serviceName: string): TelemetryHandle {
   if (handle !== NOOP || !tracingEnabled()) return handle;
-  handle = startTelemetry({ serviceName: process.env.OTEL_SERVICE_NAME || serviceName });
+  handle = startTelemetry({
+    serviceName: process.env.OTEL_SERVICE_NAME || serviceName,
+    otlpMetrics: Boolean(process.env.OTEL_METRICS_EXPORTER), otlpLogs: Boolean(process.env.OTEL_LOGS_EXPORTER),
+  });
   return handle;
 }
 

@@ -119,7 +119,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const bodyLimitBytes = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
 
   // REST: JSON only, Bearer auth, the API's error shape.
-  void app.register(async (rest) => {
+  // Named plugins: fastify (and the handler span names of @fastify/otel) would otherwise use the function source.
+  void app.register(async function restApi(rest) {
     installRestAuth(rest, tenants);
     registerTaskRoutes(rest, {
       redis, keys, transitions, submitter, reader, clock, notifier,
@@ -131,15 +132,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     registerResultStream(rest, { redis, keys, notifier });
   });
   // The 2captcha / anti-captcha gateway: loose input, protocol answers (HTTP 200).
-  void app.register(async (gw) =>
-    registerGateway(gw, {
+  void app.register(async function gatewayApi(gw) {
+    await registerGateway(gw, {
       tenants, submitter, reader, transitions, admission, clock,
       logger: deps.logger as FastifyBaseLogger,
       maxIds: deps.gatewayMaxIds ?? 100,
       reportWindowMs: deps.reportWindowMs ?? 900_000,
       bodyLimitBytes,
-    }),
-  );
+    });
+  });
   registerDocs(app);
   return app;
 }

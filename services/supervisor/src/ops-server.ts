@@ -87,7 +87,7 @@ export function buildOpsServer(o: OpsServerOptions): FastifyInstance {
     app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   }
 
-  app.register(async (admin) => {
+  app.register(async function adminApi(admin) {
     admin.addHook('onRequest', async (req, reply) => {
       if (!o.adminToken) return;
       const given = Buffer.from(String(req.headers.authorization ?? '').replace(/^Bearer\s+/i, ''));
