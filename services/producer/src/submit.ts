@@ -118,14 +118,15 @@ export class SubmitService {
       // Admission and submit are one script call: a refusal writes nothing, a replay consumes nothing.
       r = await withSpan(span, () => d.transitions.admitAndSubmit({ entry, idempotencyKey: c.idempotencyKey, projection, now, admission }));
     } catch (err) {
+      // Nothing to undo: the script ran whole or not at all, and an open-task record it
+      // wrote belongs to a task that exists (a lost reply does not mean a lost task).
       endWithError(span, 'SUBMIT_FAILED', err instanceof Error ? err.message : undefined);
-      // The call may or may not have run: release the open-task record (a task that did
-      // get in and is missing from the set only stops counting against the cap early).
-      await d.admission.release(c.tenant.id, taskId).catch(() => undefined);
       throw err;
     }
     if ('admitted' in r) {
-      endWithError(span, 'REFUSED', r.reason);
+      // Not an error of the pipeline: the client is told 429 / its protocol's refusal.
+      span.setAttribute('solvestream.refused', r.reason);
+      span.end();
       return this.refusal(c, r);
     }
     if (r.created) span.setAttribute('messaging.message.id', r.entryId);

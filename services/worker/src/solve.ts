@@ -239,7 +239,12 @@ export async function solveTask(
     [ATTR_TASK_ID]: entry.taskId, [ATTR_TASK_TYPE]: entry.type, [ATTR_TASK_ATTEMPT]: entry.attempt,
     [ATTR_PROVIDER]: provider.client.name, [ATTR_PROVIDER_TASK_ID]: providerTaskId, 'solvestream.resumed': checkpoint !== undefined,
   });
-  // A lost lease stops this watch (no more polls for a task that is no longer ours).
+  // A lost lease stops this watch (no more polls for a task that is no longer ours). Lost
+  // already: do not watch at all (a watch replaces one of the same id, maybe the new owner's).
+  if (lease.lost.lost) {
+    endWithError(pollSpan, 'LEASE_LOST');
+    return 'lost';
+  }
   const outcome = await provider.poller.watch(providerTaskId, entry.type, {
     firstPollAt, deadline: entry.deadline, single: needsSingleGet(spec), trace: pollSpan.spanContext(), stop: lease.lost.whenLost(),
   });

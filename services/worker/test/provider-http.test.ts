@@ -86,6 +86,25 @@ test('a provider that never answers times out as NETWORK after timeoutMs, and th
   h.close();
 });
 
+test('a provider that drips its answer is cut off at the whole-request deadline, not only on a silent gap', async () => {
+  const url = await serve((_req, res) => {
+    res.writeHead(200, { 'content-length': '1000' });
+    // One byte every 50 ms: never a gap of timeoutMs, but 1,000 bytes would take 50 s.
+    const t = setInterval(() => { if (!res.destroyed) res.write('x'); else clearInterval(t); }, 50);
+    res.on('close', () => clearInterval(t));
+  });
+  const h = client(url, { timeoutMs: 300, maxConcurrent: 1 });
+  const t0 = Date.now();
+  const err = await failure(h.post('/res.php', { form: { key: KEY } }));
+  const took = Date.now() - t0;
+  assert.equal(err.code, 'NETWORK');
+  assert.match(err.message, /no answer within 300 ms/);
+  assert.ok(took >= 280 && took < 1500, `cut off after ${took} ms`);
+  // The slot came back: the next request is served.
+  assert.equal(h.queued, 0);
+  h.close();
+});
+
 test('an answer over 8 MB is cut off, with and without a content length', async () => {
   const big = Buffer.alloc(8 * 1024 * 1024 + 1, 'a');
   const url = await serve((req, res) => {

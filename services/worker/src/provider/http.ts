@@ -58,7 +58,7 @@ export class ProviderHttp {
     this.keys = [o.key];
     const url = new URL(o.baseUrl.replace(/\/+$/, ''));
     this.basePath = url.pathname.replace(/\/$/, '');
-    this.pool = new Pool(url.origin, { connections: o.maxConcurrent, pipelining: 1 });
+    this.pool = new Pool(url.origin, { connections: o.maxConcurrent, pipelining: 1, connectTimeout: o.timeoutMs });
   }
 
   /** The API key requests are sent with now. Secret. */
@@ -113,17 +113,45 @@ export class ProviderHttp {
 
   /** Destroys every connection, idle or busy (shutdown): requests in flight fail as NETWORK. */
   close(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
     this.pool.destroy().catch(() => undefined);
   }
 
   /**
+   * The whole-request deadline. undici's timeouts bound the connect, the wait for the
+   * headers and each gap between body chunks, not the body as a whole: a provider
+   * dripping a byte a second would hold a slot (and the submits queued behind it)
+   * forever. Bodies being read are listed with their deadline, and one coarse timer per
+   * provider destroys those past it: a Map entry per request instead of a timer each.
+   */
+  private readonly reading = new Map<Readable, number>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  private track(body: Readable, deadline: number): void {
+    this.reading.set(body, deadline);
+    this.sweeper ??= setInterval(() => {
+      const now = Date.now();
+      for (const [b, at] of this.reading) if (now >= at) b.destroy(new DeadlineError());
+      if (this.reading.size === 0 && this.sweeper) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+      }
+    }, Math.max(25, Math.round(this.o.timeoutMs / 4)));
+    this.sweeper.unref();
+  }
+
+  /**
    * One request; rejects on transport failure, the timeout, or an answer over
-   * MAX_ANSWER_BYTES. The timeout is undici's own per-request pair: no headers within
-   * `timeoutMs` of the send, or a gap of `timeoutMs` between body chunks (an
-   * AbortController and a timer per request cost ≈ 25 µs of the ≈ 55 µs a request takes).
+   * MAX_ANSWER_BYTES. The timeout: undici's connect timeout and its headers timeout
+   * (`timeoutMs` each), and for the body the whole-request deadline of `track` (start +
+   * `timeoutMs`, checked every `timeoutMs / 4`), not an AbortController and a timer per
+   * request (≈ 25 µs of the ≈ 55 µs a request takes).
    */
   private async send(path: string, body: Body): Promise<{ status: number; text: string }> {
     const form = 'form' in body;
+    const deadline = Date.now() + this.o.timeoutMs;
+    let reading: Readable | undefined;
     try {
       const res = await this.pool.request({
         path: this.basePath + path, method: 'POST', headersTimeout: this.o.timeoutMs, bodyTimeout: this.o.timeoutMs,
@@ -135,14 +163,18 @@ export class ProviderHttp {
         res.body.destroy();
         throw new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
       }
+      reading = res.body;
+      this.track(res.body, deadline);
       // A declared length is bounded above, so undici's own reader takes it; otherwise count.
       const text = Number.isFinite(declared) ? await res.body.text() : await readCapped(res.body);
       return { status: res.statusCode, text };
     } catch (err) {
-      if (err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError) {
+      if (err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || err instanceof DeadlineError) {
         throw new Error(`no answer within ${this.o.timeoutMs} ms`);
       }
       throw err;
+    } finally {
+      if (reading) this.reading.delete(reading);
     }
   }
 
@@ -158,6 +190,14 @@ export class ProviderHttp {
     const next = this.waiting.shift();
     if (next) next(); // the slot passes straight to the next request
     else this.active--;
+  }
+}
+
+/** A body destroyed by the whole-request deadline (ProviderHttp.track). */
+class DeadlineError extends Error {
+  constructor() {
+    super('past the request deadline');
+    this.name = 'DeadlineError';
   }
 }
 
