@@ -113,6 +113,22 @@ test('solves many tasks concurrently without exceeding the in-flight bound', asy
   assert.equal(await redis.xlen(ks.results), 15);
 });
 
+test('an idle worker woken by a burst over every lane stays within its bound (blocking reads of COUNT free/lanes)', async () => {
+  await sim.faults({ slow: { delayMs: 40, on: 'submit' } });
+  const worker = await startWorker(10);
+  await new Promise((r) => setTimeout(r, 300)); // idle: blocked on the empty lanes
+  let maxInFlight = 0;
+  const sampler = setInterval(() => (maxInFlight = Math.max(maxInFlight, worker.stats.inFlight)), 2);
+  const priorities = ['critical', 'high', 'normal', 'low'] as const;
+  const entries = Array.from({ length: 40 }, (_, i) => entry(undefined, { priority: priorities[i % 4] }));
+  await Promise.all(entries.map((e) => tr.submit({ entry: e, now: Date.now() })));
+  const views = await waitDone(entries.map((e) => e.taskId));
+  clearInterval(sampler);
+  assert.ok(views.every((v) => v.status === 'solved'));
+  assert.ok(maxInFlight <= 10, `at most 10 at once (saw ${maxInFlight})`);
+  assert.equal((await sim.stats()).submits, 40, 'each paid once');
+});
+
 test('a task with a provider checkpoint is resumed by polling, never submitted again', async () => {
   const e = entry();
   await tr.submit({ entry: e, now: Date.now() });
