@@ -222,6 +222,7 @@ test('a renewal that finds the entry reclaimed stops the task here: no more poll
     assert.equal(pending.length, 1);
     await redis.xack(ks.lane('normal'), WORKERS_GROUP, pending[0]![0]);
     await waitFor('the task to end as lost', () => worker.stats.lost === 1 && worker.stats.inFlight === 0, { timeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 150)); // a poll already on the wire lands first
     const pollsAtEnd = (await slowSim.stats()).polledIds;
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await slowSim.stats()).polledIds, pollsAtEnd, 'no poll for it after the loss');
