@@ -7,12 +7,24 @@
   Order: an idempotent replay and an existing task come back before admission, so
   neither consumes a rate token or an open-task slot; a refusal writes nothing.
 
+  Admission checks, in this order, consuming nothing unless every one passes (the rate
+  check, last, takes its token only then):
+
+    1. degradation mode   degraded: only high and critical; emergency: only critical
+    2. queue depth        every lane's length (queued + in flight) + delayed retries < cap
+    3. tenant open cap    the tenant's unfinished tasks < its cap (members past their
+                          deadline + grace are dropped first: a missed result self-heals)
+    4. tenant rate        token bucket: `rate` tokens per second, `burst` at most
+
+  then the task is recorded as one of the tenant's open tasks (score: deadline + grace);
+  the producer's results dispatcher removes it when the result arrives.
+
   KEYS[1]  task:<id>            projection hash (must not exist yet)
   KEYS[2]  events               stream
   KEYS[3]  tasks:<priority>     lane stream
   KEYS[4]  idem:<tenant>:<key>  idempotency key (untouched when ARGV[3] == '0')
-  KEYS[5]  mode                 hash (admission)
-  KEYS[6]  rate:<tenant>        hash (admission)
+  KEYS[5]  mode                 hash (`mode`: normal | degraded | emergency; missing = normal)
+  KEYS[6]  rate:<tenant>        hash (tokens, ts)
   KEYS[7]  open:<tenant>        sorted set (admission)
   KEYS[8]  delayed              sorted set (admission: queue depth)
   KEYS[9..] tasks:<priority>    every lane (admission: queue depth)
@@ -36,7 +48,10 @@
   Returns  {1, laneEntryId}      accepted
            {0, existingTaskId}   the idempotency key already names a task; nothing written
            {-1}                  TASK_EXISTS: the projection already exists; nothing written
-           {-11..-14, detail}    refused by admission (as admitTask); nothing written
+           {-11, mode}           MODE: the mode in force does not take this priority
+           {-12, depth}          QUEUE_FULL
+           {-13, open}           TENANT_FULL
+           {-14, retryAfterMs}   RATE_LIMITED      (refusals write nothing)
 ]]
 local taskId, now, idemTtl, eventsMax = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 
@@ -47,12 +62,41 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
 
 if ARGV[6] == '1' then
-  local lanes = {}
-  for i = 9, #KEYS do lanes[#lanes + 1] = KEYS[i] end
-  local refused = admissionCheck(KEYS[5], KEYS[6], KEYS[7], KEYS[8], lanes, now, ARGV[7],
-    tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]))
-  if refused then return refused end
-  admissionRecord(KEYS[7], ARGV[12], taskId)
+  local priority = ARGV[7]
+  local rate, burst, maxOpen, maxDepth = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+  local nowN = tonumber(now)
+
+  local mode = redis.call('HGET', KEYS[5], 'mode') or 'normal'
+  local allowed = ({
+    degraded = {critical = true, high = true},
+    emergency = {critical = true},
+  })[mode]
+  if allowed and not allowed[priority] then return {-11, mode} end
+
+  if maxDepth > 0 then
+    local depth = redis.call('ZCARD', KEYS[8])
+    for i = 9, #KEYS do depth = depth + redis.call('XLEN', KEYS[i]) end
+    if depth >= maxDepth then return {-12, depth} end
+  end
+
+  if maxOpen > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. now)
+    local open = redis.call('ZCARD', KEYS[7])
+    if open >= maxOpen then return {-13, open} end
+  end
+
+  if rate > 0 then
+    local b = redis.call('HMGET', KEYS[6], 'tokens', 'ts')
+    local tokens = tonumber(b[1] or '') or burst
+    local ts = tonumber(b[2] or '') or nowN
+    tokens = math.min(burst, tokens + math.max(0, nowN - ts) * rate / 1000)
+    if tokens < 1 then return {-14, math.ceil((1 - tokens) * 1000 / rate)} end
+    redis.call('HSET', KEYS[6], 'tokens', tostring(tokens - 1), 'ts', now)
+    redis.call('PEXPIRE', KEYS[6], math.ceil(burst * 1000 / rate) + 1000)
+  end
+
+  redis.call('ZADD', KEYS[7], ARGV[12], taskId)
+  redis.call('PEXPIRE', KEYS[7], 86400000)
 end
 
 local n = tonumber(ARGV[13])

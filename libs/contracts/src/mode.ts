@@ -1,7 +1,7 @@
 /**
  * Degradation mode: what the producer admits while the system is in trouble. The
  * supervisor computes it (error rate, queue depth, live workers, with hysteresis) and
- * stores it in `keys.mode`; every producer enforces it inside `admitTask.lua`, which
+ * stores it in `keys.mode`; every producer enforces it inside `submitTask.lua`, which
  * mirrors `MODE_PRIORITIES` below.
  *
  *   normal     every priority

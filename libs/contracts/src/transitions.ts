@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { TransitionError } from './errors';
-import { admissionRefusal, type AdmitRefusal } from './admission';
 import { WORKERS_GROUP, type Keyspace, type Priority } from './keys';
+import type { Mode } from './mode';
 import { encodeResultEntry, encodeTaskEntry, objectToFields, type ResultEntry, type TaskEntry } from './codec';
 
 /** Negative script replies, mapped to typed errors in this one place. */
@@ -115,7 +115,25 @@ export interface RequeueInput {
   now: number;
 }
 
-/** Admission in the submit call itself (the rules of admitTask.lua; see Admission.admit). */
+/** Why admission refused a submit (submitTask.lua's codes -11..-14). */
+export type AdmitRefusal =
+  | { admitted: false; reason: 'mode'; mode: Mode }
+  | { admitted: false; reason: 'queue-full'; depth: number }
+  | { admitted: false; reason: 'tenant-full'; open: number }
+  | { admitted: false; reason: 'rate-limited'; retryAfterMs: number };
+
+/** submitTask.lua's refusal codes, mapped in this one place; undefined for any other reply. */
+function admissionRefusal(reply: readonly unknown[]): AdmitRefusal | undefined {
+  switch (reply[0]) {
+    case -11: return { admitted: false, reason: 'mode', mode: String(reply[1]) as Mode };
+    case -12: return { admitted: false, reason: 'queue-full', depth: Number(reply[1]) };
+    case -13: return { admitted: false, reason: 'tenant-full', open: Number(reply[1]) };
+    case -14: return { admitted: false, reason: 'rate-limited', retryAfterMs: Number(reply[1]) };
+    default: return undefined;
+  }
+}
+
+/** Admission in the submit call itself (the rules are in submitTask.lua's header). */
 export interface SubmitAdmission {
   /** The task's deadline + grace, epoch ms: after it the task no longer counts as open. */
   openUntil: number;
@@ -207,7 +225,7 @@ export class Transitions {
     return this.runSubmit(input, input.admission);
   }
 
-  private async runSubmit({ entry, idempotencyKey, projection, now }: SubmitInput, admission: SubmitAdmission | undefined): Promise<SubmitResult | AdmitRefusal> {
+  private async runSubmit({ entry, idempotencyKey, projection, now }: SubmitInput, a: SubmitAdmission | undefined): Promise<SubmitResult | AdmitRefusal> {
     const k = this.keys;
     const proj = objectToFields({
       ...projection,
@@ -224,7 +242,6 @@ export class Transitions {
       idempotencyKey === undefined ? k.idem(entry.tenant, '-') : k.idem(entry.tenant, idempotencyKey),
       k.mode, k.rate(entry.tenant), k.openTasks(entry.tenant), k.delayed, ...k.lanes,
     ];
-    const a = admission;
     const reply = (await this.fn(this.redis, 'submitTask')(
       keys.length, ...keys,
       entry.taskId,

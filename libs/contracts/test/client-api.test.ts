@@ -1,6 +1,7 @@
 /**
  * The client-API scripts against a real Redis: cancel, expire, report, webhook delivery
- * records, admission (mode, queue depth, tenant cap, rate) and numeric ids.
+ * records, admission inside the submit call (mode, queue depth, tenant cap, rate) and
+ * numeric ids.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,9 @@ import {
   readTask,
   Transitions,
   writeMode,
+  type AdmitRefusal,
+  type Priority,
+  type SubmitAdmission,
   type TaskEntry,
 } from '../src';
 
@@ -124,37 +128,43 @@ test('recordDelivery: status on the projection and an event per attempt', async 
   assert.equal(await tr.recordDelivery({ taskId: 'gone', event: 'webhook-abandoned', attempt: 5, error: 'ECONNREFUSED', now: 4000 }), false);
 });
 
-const admitInput = (taskId: string, over: Partial<Parameters<Admission['admit']>[0]> = {}): Parameters<Admission['admit']>[0] => ({
-  tenant: 'acme', taskId, priority: 'normal', openUntil: 100_000, ratePerSecond: 0, burst: 1, maxOpen: 0, maxQueueDepth: 0, now: 1000, ...over,
+interface AdmitInput extends SubmitAdmission { taskId: string; priority: Priority; now: number }
+const admitInput = (taskId: string, over: Partial<AdmitInput> = {}): AdmitInput => ({
+  taskId, priority: 'normal', openUntil: 100_000, ratePerSecond: 0, burst: 1, maxOpen: 0, maxQueueDepth: 0, now: 1000, ...over,
 });
+/** The producer's path (admission inside the submit call), reported as admitted or the refusal. */
+async function admit({ taskId, priority, now, ...admission }: AdmitInput): Promise<{ admitted: true } | AdmitRefusal> {
+  const r = await tr.admitAndSubmit({ entry: entry(taskId, { priority }), now, admission });
+  return 'admitted' in r ? r : { admitted: true };
+}
 
 test('admission by mode: degraded takes high and critical, emergency only critical', async () => {
-  assert.deepEqual(await adm.admit(admitInput('1')), { admitted: true });
+  assert.deepEqual(await admit(admitInput('1')), { admitted: true });
   await writeMode(redis, ks, { mode: 'degraded', since: 1, reason: 'test', by: 'test' });
   assert.equal((await readMode(redis, ks)).mode, 'degraded');
-  assert.deepEqual(await adm.admit(admitInput('2', { priority: 'low' })), { admitted: false, reason: 'mode', mode: 'degraded' });
-  assert.deepEqual(await adm.admit(admitInput('3', { priority: 'normal' })), { admitted: false, reason: 'mode', mode: 'degraded' });
-  assert.deepEqual(await adm.admit(admitInput('4', { priority: 'high' })), { admitted: true });
+  assert.deepEqual(await admit(admitInput('2', { priority: 'low' })), { admitted: false, reason: 'mode', mode: 'degraded' });
+  assert.deepEqual(await admit(admitInput('3', { priority: 'normal' })), { admitted: false, reason: 'mode', mode: 'degraded' });
+  assert.deepEqual(await admit(admitInput('4', { priority: 'high' })), { admitted: true });
   await writeMode(redis, ks, { mode: 'emergency', since: 2, reason: 'test', by: 'test' });
-  assert.deepEqual(await adm.admit(admitInput('5', { priority: 'high' })), { admitted: false, reason: 'mode', mode: 'emergency' });
-  assert.deepEqual(await adm.admit(admitInput('6', { priority: 'critical' })), { admitted: true });
+  assert.deepEqual(await admit(admitInput('5', { priority: 'high' })), { admitted: false, reason: 'mode', mode: 'emergency' });
+  assert.deepEqual(await admit(admitInput('6', { priority: 'critical' })), { admitted: true });
 });
 
 test('admission: queue depth cap, tenant open cap (expired members drop out), token bucket', async () => {
   await tr.submit({ entry: entry('q1'), now: 1000 });
   await tr.submit({ entry: entry('q2'), now: 1000 });
-  assert.deepEqual(await adm.admit(admitInput('x', { maxQueueDepth: 2 })), { admitted: false, reason: 'queue-full', depth: 2 });
-  assert.deepEqual(await adm.admit(admitInput('x', { maxQueueDepth: 3 })), { admitted: true });
+  assert.deepEqual(await admit(admitInput('x', { maxQueueDepth: 2 })), { admitted: false, reason: 'queue-full', depth: 2 });
+  assert.deepEqual(await admit(admitInput('x', { maxQueueDepth: 3 })), { admitted: true });
 
   await redis.del(ks.openTasks('acme'));
-  assert.deepEqual(await adm.admit(admitInput('o1', { maxOpen: 2, openUntil: 5_000 })), { admitted: true });
-  assert.deepEqual(await adm.admit(admitInput('o2', { maxOpen: 2, openUntil: 50_000 })), { admitted: true });
-  assert.deepEqual(await adm.admit(admitInput('o3', { maxOpen: 2 })), { admitted: false, reason: 'tenant-full', open: 2 });
-  assert.deepEqual(await adm.admit(admitInput('o3', { maxOpen: 2, now: 6_000 })), { admitted: true }, 'o1 is past its deadline');
-  await adm.release('acme', 'o2');
+  assert.deepEqual(await admit(admitInput('o1', { maxOpen: 2, openUntil: 5_000 })), { admitted: true });
+  assert.deepEqual(await admit(admitInput('o2', { maxOpen: 2, openUntil: 50_000 })), { admitted: true });
+  assert.deepEqual(await admit(admitInput('o3', { maxOpen: 2 })), { admitted: false, reason: 'tenant-full', open: 2 });
+  assert.deepEqual(await admit(admitInput('o3', { maxOpen: 2, now: 6_000 })), { admitted: true }, 'o1 is past its deadline');
+  await redis.zrem(ks.openTasks('acme'), 'o2'); // what the results dispatcher does when o2 finishes
   assert.equal(await adm.openCount('acme', 6_000), 1);
 
-  const rl = (taskId: string, now: number) => adm.admit(admitInput(taskId, { ratePerSecond: 2, burst: 2, now }));
+  const rl = (taskId: string, now: number) => admit(admitInput(taskId, { ratePerSecond: 2, burst: 2, now }));
   assert.deepEqual(await rl('r1', 10_000), { admitted: true });
   assert.deepEqual(await rl('r2', 10_000), { admitted: true });
   const refused = await rl('r3', 10_000);

@@ -1,13 +1,13 @@
 /**
  * The one submit path behind every API (REST, in.php, createTask):
  *
- *   1. idempotency fast path: the tenant's key already names a task → that task
- *   2. a task id: a nanoid for REST, an all-digit id (allocateId.lua) for the gateway
- *   3. ONE submitTask.lua call: admission (degradation mode, queue depth, the tenant's
- *      open-task cap and rate; records the task as open), then projection queued +
- *      events submitted + lane entry, atomically, with the idempotency key. A concurrent
- *      twin that won the key turns this call into a replay of the twin's task before
- *      admission, so the replay consumes nothing; a refusal writes nothing.
+ *   1. a task id: a nanoid for REST, an all-digit id (allocateId.lua) for the gateway
+ *   2. ONE submitTask.lua call: the idempotency check (the tenant's key already names a
+ *      task → that task, before anything else, so a replay consumes no admission),
+ *      admission (degradation mode, queue depth, the tenant's open-task cap and rate;
+ *      records the task as open), then projection queued + events submitted + lane
+ *      entry, atomically, with the idempotency key. A refusal writes nothing. (A GET of
+ *      the key before the call was dropped: the script checks it anyway, atomically.)
  *
  * Every task gets `deadline = submit + DEFAULT_DEADLINE_SECONDS[type]`; the worker fails
  * it there, and the read path (task-reader.ts) fails it `expireGraceMs` later if no
@@ -93,10 +93,6 @@ export class SubmitService {
   private async submitOnce(c: SubmitCommand): Promise<SubmitOutcome> {
     const { d } = this;
     const hash = c.idempotencyKey === undefined ? undefined : requestHash(c);
-    if (c.idempotencyKey !== undefined) {
-      const existing = await d.redis.get(d.keys.idem(c.tenant.id, c.idempotencyKey));
-      if (existing) return this.existing(existing, hash);
-    }
     const now = d.clock();
     const taskId = c.numericId ? await d.admission.allocateNumericId(now) : newTaskId();
     const deadline = now + DEFAULT_DEADLINE_SECONDS[c.spec.type] * 1000;

@@ -1,7 +1,7 @@
 /**
  * Degradation mode control: from the fleet's signals, decide what the producers admit
  * (normal → degraded: high and critical only → emergency: critical only) and store it
- * in `keys.mode`, which every producer enforces at admission (admitTask.lua).
+ * in `keys.mode`, which every producer enforces at admission (inside submitTask.lua).
  *
  * Signals, read from Redis every tick (no service is called):
  *   errorRate    failed / (solved + failed) among the `results` of the last `windowMs`

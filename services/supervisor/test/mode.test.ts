@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import Redis from 'ioredis';
 import { startRedis, type RedisServer } from '@solvestream/testkit';
 import { createLogger } from '@solvestream/core';
-import { Admission, encodeResultEntry, ensureWorkerGroups, keyspace, readMode, Transitions, writeConfig, type ResultEntry } from '@solvestream/contracts';
+import { encodeResultEntry, ensureWorkerGroups, keyspace, readMode, Transitions, writeConfig, type ResultEntry } from '@solvestream/contracts';
 import { DEFAULT_THRESHOLDS, ModeController, ModeDecider, pressure, readSignals, type ModeSignals } from '../src/mode';
 import { Supervisor } from '../src/supervisor';
 
@@ -102,8 +102,10 @@ test('the supervisor stores the mode; producers then refuse normal priority; a p
   assert.equal(stored.mode, 'emergency');
   assert.equal(stored.by, 'sup-test');
   assert.match(stored.reason, /error rate 95%/);
-  const adm = new Admission(redis, ks);
-  const refused = await adm.admit({ tenant: 'x', taskId: 'n1', priority: 'high', openUntil: now + 1000, ratePerSecond: 0, burst: 1, maxOpen: 0, maxQueueDepth: 0, now });
+  const refused = await new Transitions(redis, ks).admitAndSubmit({
+    entry: { taskId: 'n1', type: 'turnstile', params: { websiteURL: 'https://example.com', websiteKey: '0x4AAAAAAAB' }, tenant: 'x', priority: 'high', attempt: 1, submittedAt: now, deadline: now + 60_000, trace: {} },
+    now, admission: { openUntil: now + 1000, ratePerSecond: 0, burst: 1, maxOpen: 0, maxQueueDepth: 0 },
+  });
   assert.deepEqual(refused, { admitted: false, reason: 'mode', mode: 'emergency' });
 
   await redis.hset(ks.mode, 'mode', 'normal', 'pinned', '1');

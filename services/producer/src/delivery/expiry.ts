@@ -1,6 +1,6 @@
 /**
  * The expiry sweeper: ends tasks that nobody polls. Every open task sits in its
- * tenant's `open:<tenant>` set scored by deadline + grace (admitTask.lua), so the
+ * tenant's `open:<tenant>` set scored by deadline + grace (submitTask.lua), so the
  * overdue ones are a range query away. Every `everyMs` the sweeper takes up to
  * `batch` overdue members per known tenant and runs `expireTask.lua` on each: a task
  * still without an outcome fails with ERROR_CAPTCHA_UNSOLVABLE (its result then flows
