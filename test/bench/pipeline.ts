@@ -39,7 +39,8 @@ import Redis from 'ioredis';
 import { keyspace } from '@solvestream/contracts';
 import { spawnService, startRedis, waitFor } from '@solvestream/testkit';
 import type { ClientConfig, RoundReport } from './lib/client';
-import { eventTimeline, median, stageLatencies, type EventSpread } from './lib/measure';
+import { median } from './lib/measure';
+import { eventTimeline, stageLatencies, type EventSpread } from './lib/events';
 import { runContender, spawnRole, type RunOutput, type WorkerLauncher } from './lib/run';
 import { startOtlpSink, type OtlpSink } from './lib/otlp-sink';
 import { NOTES_MARKER, renderMarkdown, renderTable, type Summary } from './lib/report';
@@ -128,7 +129,7 @@ async function runAll(e: Env, suites: Set<Suite>, sink: OtlpSink | undefined): P
     await step(`solvestream.${shape}`, `solvestream ${suite}`, () => runContender(solvestreamWorker(e, 'ss'), { role: 'solvestream', config: load(e, 'ss', shape), env: { SS_TRACING: 'off' } }));
     const paced = out['solvestream.paced'];
     if (shape === 'paced' && paced) {
-      paced.stages = await stageLatencies(e.redis, keyspace({ prefix: 'ss' }).events, RATE * SECONDS);
+      paced.stages = await stageLatencies(e.redis, keyspace({ prefix: 'ss' }), RATE * SECONDS);
       process.stdout.write(`  latency by step, last round, ms (p50 / p99): ${Object.entries(paced.stages).map(([k, v]) => `${k} ${v.p50}/${v.p99}`).join(', ')}\n`);
     }
     await step(`bullmq.${shape}`, `BullMQ ${suite}`, () => runContender(bullWorker('bull'), { role: 'bullmq', config: load(e, 'bull', shape) }));
@@ -170,7 +171,7 @@ async function runAll(e: Env, suites: Set<Suite>, sink: OtlpSink | undefined): P
       );
       rounds.push(...one.rounds);
       peaks.push(one.workerPeakRssMb);
-      timelines.push(await eventTimeline(e.redis, keyspace({ prefix: 'slow' }).events));
+      timelines.push(await eventTimeline(e.redis, keyspace({ prefix: 'slow' })));
     }
     out.slow = { rounds, workerPeakRssMb: median(peaks), peaks, timelines };
     process.stdout.write(` wall ${(median(rounds.map((x) => x.wallMs)) / 1000).toFixed(2)} s (all queued after ${(median(rounds.map((x) => x.submitMs ?? NaN)) / 1000).toFixed(2)} s), ` +

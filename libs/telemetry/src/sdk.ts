@@ -29,7 +29,6 @@ const IN_USE = new Set([
   '@opentelemetry/instrumentation-pino',
 ]);
 
-
 export interface TelemetryOptions {
   serviceName: string;
   serviceVersion?: string;

@@ -134,7 +134,6 @@ export async function solveTask(
   // (bindings serialised and redacted up front) cost ≈ 3 % of the worker's CPU while
   // 5,000 tasks were being submitted, and it lived as long as the task.
   const at = { taskId: entry.taskId, attempt: entry.attempt };
-  const log = d.logger;
   const spec = { type: entry.type, params: entry.params } as TaskSpec;
 
   const finish = async (r: { solution?: Solution; errorCode?: string; errorMessage?: string; provider?: string; providerTaskId?: string }): Promise<SolveEnd> => {
@@ -157,10 +156,10 @@ export async function solveTask(
       .finally(() => span.end());
     d.checkpoints?.forget(entry.taskId);
     if (!done.published) {
-      log.warn({ ...at, status: done.status }, 'task already had an outcome; this one was recorded as a duplicate');
+      d.logger.warn({ ...at, status: done.status }, 'task already had an outcome; this one was recorded as a duplicate');
       return 'duplicate';
     }
-    log.info({ ...at, outcome, errorCode: r.errorCode }, 'task finished');
+    d.logger.info({ ...at, outcome, errorCode: r.errorCode }, 'task finished');
     return outcome;
   };
   const deadlineFailure = (providerName?: string, providerTaskId?: string) =>
@@ -175,7 +174,7 @@ export async function solveTask(
       maxFailures: d.maxFailures, dueAt, errorCode: err.code, now: d.clock(),
     });
     d.checkpoints?.forget(entry.taskId);
-    log.warn({ ...at, code: err.code, class: err.errorClass, outcome: r.kind, dueInMs: dueAt - d.clock() }, 'submit failed; retry scheduled');
+    d.logger.warn({ ...at, code: err.code, class: err.errorClass, outcome: r.kind, dueInMs: dueAt - d.clock() }, 'submit failed; retry scheduled');
     if (r.kind === 'not-pending' || r.kind === 'not-owner') return 'lost';
     return 'retried';
   };
@@ -186,7 +185,7 @@ export async function solveTask(
   // A resumed task was submitted a while ago: poll it at once.
   let firstPollAt = d.clock();
   if (checkpoint && !provider) {
-    log.error({ ...at, provider: checkpoint.provider }, 'task was submitted to a provider that is no longer configured; submitting again');
+    d.logger.error({ ...at, provider: checkpoint.provider }, 'task was submitted to a provider that is no longer configured; submitting again');
     providerTaskId = undefined;
   }
   if (provider && providerTaskId) {
@@ -224,14 +223,14 @@ export async function solveTask(
     });
     if (recorded === 'recorded') d.checkpoints?.recorded(entry.taskId);
     if (recorded === 'stale') {
-      log.warn({ ...at, providerTaskId }, 'lost the lease before the checkpoint; a newer delivery owns this task');
+      d.logger.warn({ ...at, providerTaskId }, 'lost the lease before the checkpoint; a newer delivery owns this task');
       return 'lost';
     }
     if (recorded === 'terminal') {
       // Someone else finished this task meanwhile: ack our entry as a duplicate.
       return finish({ errorCode: 'DUPLICATE', errorMessage: 'task finished elsewhere', provider: provider.client.name, providerTaskId });
     }
-    log.debug({ ...at, provider: provider.client.name, providerTaskId }, 'provider accepted task');
+    d.logger.debug({ ...at, provider: provider.client.name, providerTaskId }, 'provider accepted task');
   }
   if (!provider || !providerTaskId) throw new Error('unreachable: no provider id after submit phase');
 

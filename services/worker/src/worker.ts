@@ -344,11 +344,9 @@ export class Worker {
       'GROUP', WORKERS_GROUP, this.o.consumer, 'COUNT', count, 'BLOCK', this.o.blockMs ?? 2000,
       'STREAMS', ...lanes, ...lanes.map(() => '>'),
     );
-    const got = flattenReadReply(reply);
-    const perLane = new Map<string, number>();
-    for (const e of got) perLane.set(e.stream, (perLane.get(e.stream) ?? 0) + 1);
-    this.idle = ![...perLane.values()].some((n) => n >= count);
-    return got;
+    // The reply is one [lane, entries] pair per lane that had any.
+    this.idle = !(Array.isArray(reply) && (reply as [string, unknown[]][]).some(([, entries]) => entries.length >= count));
+    return flattenReadReply(reply);
   }
 
   /** Decodes a batch, dead-letters poison, claims the rest in one script call, starts solving. */
@@ -403,7 +401,6 @@ export class Worker {
   }
 
   private startSolving(entry: TaskEntry, id: string, checkpoint?: { provider: string; providerTaskId: string }): void {
-    const deps = this.deps;
     const held = this.held.get(id);
     const lease = {
       lost: held?.lost ?? new LeaseLoss(),
@@ -420,7 +417,7 @@ export class Worker {
       attributes: { 'solvestream.task.type': entry.type, 'solvestream.resumed': checkpoint !== undefined },
     });
     const report: { provider?: string } = {};
-    const p: Promise<void> = withSpan(span, () => solveTask(deps, entry, id, checkpoint, lease, report))
+    const p: Promise<void> = withSpan(span, () => solveTask(this.deps, entry, id, checkpoint, lease, report))
       .then(async (end) => {
         span.setAttribute('solvestream.end', end);
         if (end === 'abandoned') await this.handBack(entry, id);

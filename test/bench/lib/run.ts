@@ -5,7 +5,8 @@
 import { resolve } from 'node:path';
 import { spawnService, type ServiceProcess } from '@solvestream/testkit';
 import type { ClientConfig, RoundReport } from './client';
-import { procMemMb, type EventSpread, type StageLatencies } from './measure';
+import { procMemMb } from './measure';
+import type { EventSpread, StageLatencies } from './events';
 
 const BENCH_DIST = resolve(__dirname, '..');
 export const roleEntry = (name: string): string => resolve(BENCH_DIST, 'roles', `${name}.js`);

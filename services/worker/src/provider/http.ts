@@ -52,6 +52,9 @@ export class ProviderHttp {
   private currentKey: string;
   /** Every key this client has used: an error quoting an earlier one is scrubbed too. */
   private readonly keys: string[];
+  /** Bodies being read, with their deadline (see `track`). */
+  private readonly reading = new Map<Readable, number>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(readonly o: HttpOptions) {
     this.currentKey = o.key;
@@ -122,18 +125,17 @@ export class ProviderHttp {
    * The whole-request deadline. undici's timeouts bound the connect, the wait for the
    * headers and each gap between body chunks, not the body as a whole: a provider
    * dripping a byte a second would hold a slot (and the submits queued behind it)
-   * forever. Bodies being read are listed with their deadline, and one coarse timer per
-   * provider destroys those past it: a Map entry per request instead of a timer each.
+   * forever. Bodies being read are listed with their deadline (`reading`), and one
+   * coarse timer per provider destroys those past it: a Map entry per request instead
+   * of a timer each.
    */
-  private readonly reading = new Map<Readable, number>();
-  private sweeper: NodeJS.Timeout | undefined;
-
   private track(body: Readable, deadline: number): void {
     this.reading.set(body, deadline);
-    this.sweeper ??= setInterval(() => {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
       const now = Date.now();
       for (const [b, at] of this.reading) if (now >= at) b.destroy(new DeadlineError());
-      if (this.reading.size === 0 && this.sweeper) {
+      if (this.reading.size === 0) {
         clearInterval(this.sweeper);
         this.sweeper = undefined;
       }
