@@ -63,18 +63,15 @@ export function rows(s: Summary): Row[] {
     out.push(['  worker peak RSS, MB', fmt(slow.workerPeakRssMb), '', '', '', '≤ 200 MB', verdict(slow.workerPeakRssMb <= 200)]);
     out.push(['  worker CPU, s', fmt(cpu, 2), '', '', '', '', '']);
   }
-  const tOn = m(s, 'tracing.burst', (r) => r.tasksPerS);
-  if (tOn !== undefined) {
-    out.push(['tracing on: throughput, tasks/s', fmt(tOn), '', '', ss ? `${fmt(tOn / ss, 2)}× tracing off` : '', '', '']);
-    const w = m(s, 'tracing.burst', (r) => r.workerCpuUsPerTask);
-    const wOff = m(s, 'solvestream.burst', (r) => r.workerCpuUsPerTask);
-    out.push(['  worker CPU per task, µs', fmt(w), '', '', w && wOff ? `${fmt(w / wOff, 2)}× tracing off` : '', '', '']);
-  }
-  const tSampled = m(s, 'tracing.sampled', (r) => r.tasksPerS);
-  if (tSampled !== undefined) {
-    out.push([`tracing on, ${(c.SAMPLE_RATIO ?? 0.1) * 100} % of traces sampled: throughput, tasks/s`, fmt(tSampled), '', '', ss ? `${fmt(tSampled / ss, 2)}× tracing off` : '', '', '']);
-    const w = m(s, 'tracing.sampled', (r) => r.workerCpuUsPerTask);
-    const wOff = m(s, 'solvestream.burst', (r) => r.workerCpuUsPerTask);
+  const wOff = m(s, 'solvestream.burst', (r) => r.workerCpuUsPerTask);
+  for (const [key, label] of [
+    ['tracing.burst', 'tracing on'],
+    ['tracing.sampled', `tracing on, ${(c.SAMPLE_RATIO ?? 0.1) * 100} % of traces sampled`],
+  ] as const) {
+    const t = m(s, key, (r) => r.tasksPerS);
+    if (t === undefined) continue;
+    out.push([`${label}: throughput, tasks/s`, fmt(t), '', '', ss ? `${fmt(t / ss, 2)}× tracing off` : '', '', '']);
+    const w = m(s, key, (r) => r.workerCpuUsPerTask);
     out.push(['  worker CPU per task, µs', fmt(w), '', '', w && wOff ? `${fmt(w / wOff, 2)}× tracing off` : '', '', '']);
   }
   const pOn = m(s, 'tracing.paced', (r) => r.p99Ms);
