@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockOtlpServer } from '@elastic/mockotlpserver';
 import { freePort, spawnService, startRedis, waitFor, type RedisServer, type ServiceProcess } from '@solvestream/testkit';
-import { awaitTask, serviceEntry, startSystem, submit, waitHttp, type System } from '../src';
+import { awaitTask, serviceEntry, SIM_KEY, startSystem, submit, waitHttp, type System } from '../src';
 
 type OtlpLink = { traceId: string | Buffer; spanId: string | Buffer; attributes?: { key: string; value: Record<string, unknown> }[] };
 type OtlpSpan = { traceId: string | Buffer; spanId: string | Buffer; parentSpanId?: string | Buffer; name: string; kind: number; attributes?: { key: string; value: Record<string, unknown> }[]; links?: OtlpLink[] };
@@ -110,6 +110,41 @@ test('one task, one trace: HTTP submit → send → process → submit and poll 
   assert.equal(link.attributes?.find((a) => a.key === 'solvestream.provider.task_id')?.value.stringValue, attr(poll.span, 'solvestream.provider.task_id'));
   assert.equal(requests[0]!.span.kind, 3, 'CLIENT');
   assert.deepEqual(otherExports, { metrics: 0, logs: 0 }, 'traces only: no OTLP metrics or logs unless asked for');
+});
+
+test('secrets stay out of every exported span: the client key in a gateway URL, a proxy password, the provider key', async () => {
+  // Distinctive values, so a hit anywhere in any span (attribute, event, link, name) is one of these.
+  const clientKey = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+  const proxyPassword = 'pr0xy-s3cret-for-the-trace-test';
+  const proxyLogin = 'proxy-login-for-the-trace-test';
+  const rest = await submit(system.apiUrl, {
+    type: 'recaptcha_v2',
+    params: { websiteURL: 'https://secret.example/', websiteKey: '6Le-wvkSAAAAAPBMRTvw0Q4Muexq9bi0DJwx_mJ-', proxy: { type: 'http', address: 'proxy.example', port: 3128, login: proxyLogin, password: proxyPassword } },
+  });
+  assert.equal((await awaitTask(system.apiUrl, rest, 30_000)).status, 'solved');
+  // The gateway the way 2captcha clients call it: the key in the query string, on in.php and res.php.
+  const q = new URLSearchParams({ key: clientKey, method: 'userrecaptcha', googlekey: '6Le-wvkSAAAAAPBMRTvw0Q4Muexq9bi0DJwx_mJ-', pageurl: 'https://secret.example/', proxy: `${proxyLogin}:${proxyPassword}@proxy.example:3128`, proxytype: 'HTTP', json: '1' });
+  const inPhp = (await (await get(`${system.apiUrl}/in.php?${q}`)).json()) as { status: number; request: string };
+  assert.equal(inPhp.status, 1, JSON.stringify(inPhp));
+  await waitFor('the gateway task solved', async () => {
+    const r = (await (await get(`${system.apiUrl}/res.php?key=${clientKey}&action=get&id=${inPhp.request}&json=1`)).json()) as { status: number; request: string };
+    if (r.status === 0 && r.request !== 'CAPCHA_NOT_READY') throw new Error(JSON.stringify(r));
+    return r.status === 1;
+  }, { timeoutMs: 30_000, intervalMs: 200 });
+  // Both tasks' results were sent, and the res.php request span was exported.
+  await waitFor('the spans of both tasks', () => {
+    const sent = spans.filter((s) => s.span.name === 'send results').length;
+    return sent >= 2 && spans.some((s) => s.service === 'producer' && s.span.kind === 2 && JSON.stringify(s.span).includes('res.php')) ? true : undefined;
+  }, { timeoutMs: 15_000 });
+  const leaks: string[] = [];
+  for (const { service, span } of spans) {
+    const text = JSON.stringify(span);
+    for (const [what, secret] of [['client API key', clientKey], ['proxy password', proxyPassword], ['provider key', SIM_KEY]] as const) {
+      const at = span.attributes?.find((a) => JSON.stringify(a).includes(secret))?.key ?? (text.includes(secret) ? '(not an attribute)' : undefined);
+      if (at) leaks.push(`${what} in ${service} span "${span.name}", ${at}`);
+    }
+  }
+  assert.deepEqual([...new Set(leaks)], [], 'no secret in any exported span');
 });
 
 test('metrics are scraped and parsed from the producer, the worker and the supervisor', async () => {

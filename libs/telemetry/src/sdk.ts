@@ -19,6 +19,7 @@ import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { tracing as sdkTracing, type tracing } from '@opentelemetry/sdk-node';
 
 import { UNTRACED_PATHS } from './untraced';
+import { pathOnly, redisStatement, SENSITIVE_QUERY_PARAMS, undiciUrlAttributes } from './redact';
 
 type SpanProcessor = tracing.SpanProcessor;
 
@@ -53,9 +54,12 @@ export interface TelemetryHandle {
 export function startTelemetry(o: TelemetryOptions): TelemetryHandle {
   const instrumentations = getNodeAutoInstrumentations({
     '@opentelemetry/instrumentation-http': {
-      ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.includes((req.url ?? '').split('?')[0] ?? ''),
+      ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.includes(pathOnly(req.url ?? '')),
+      redactedQueryParamsServer: SENSITIVE_QUERY_PARAMS,
+      redactedQueryParams: SENSITIVE_QUERY_PARAMS,
     },
-    '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true },
+    '@opentelemetry/instrumentation-undici': { startSpanHook: (request) => undiciUrlAttributes(request.origin, request.path) },
+    '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true, dbStatementSerializer: redisStatement },
     '@opentelemetry/instrumentation-pino': { disableLogSending: true },
   }).filter((i) => IN_USE.has(i.instrumentationName));
   const sdk = new NodeSDK({
@@ -66,7 +70,9 @@ export function startTelemetry(o: TelemetryOptions): TelemetryHandle {
       // spans per submit, named after the hook function's source text.
       new FastifyOtelInstrumentation({
         registerOnInitialization: true, instrumentHooks: false,
-        ignorePaths: (opts) => UNTRACED_PATHS.includes(opts.url.split('?')[0] ?? ''),
+        ignorePaths: (opts) => UNTRACED_PATHS.includes(pathOnly(opts.url)),
+        // It records `request.url` as url.path, query (and a gateway client's key) included.
+        requestHook: (span, request) => { span.setAttribute('url.path', pathOnly(request.url)); },
       }),
     ],
     ...(o.spanProcessors ? { spanProcessors: o.spanProcessors } : {}),

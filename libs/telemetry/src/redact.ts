@@ -1,0 +1,74 @@
+/**
+ * What the instrumentations may put in a span, decided here (DESIGN.md: secrets never
+ * appear in logs, errors or traces). Left to their defaults they exported:
+ *
+ *   - the 2captcha gateway's `key` (a client's API key) and `proxy` (login:password@host)
+ *     from the query string, in the HTTP server span's `url.query` and in @fastify/otel's
+ *     `url.path` (it records `request.url`, query included);
+ *   - every argument of a script call in the ioredis span's `db.query.text` (the default
+ *     serializer prints all of EVALSHA's): submitTask's carry the task's params, proxy
+ *     password included, ≈ 900 bytes per span that the exporter then serialised.
+ *
+ * observability.test.ts sends such secrets through a traced system and fails if any
+ * exported span holds one.
+ */
+
+/**
+ * Query parameters whose values are replaced by REDACTED in HTTP spans (server and
+ * client): the 2captcha protocol's API key and proxy, anything named like a password or
+ * token, and the instrumentation's own defaults (signed-URL parameters), which setting
+ * this list would otherwise drop.
+ */
+export const SENSITIVE_QUERY_PARAMS = [
+  'key', 'clientKey', 'proxy', 'password', 'pass', 'token', 'secret', 'cookies',
+  'sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature',
+];
+
+/** `url.path` is the path only (semantic conventions); the query is `url.query`'s, redacted. */
+export const pathOnly = (url: string): string => {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+};
+
+/**
+ * `db.query.text` of an ioredis span: the command and how many arguments it had, never
+ * their values. A script call keeps its SHA and its first key (e.g. the task's hash),
+ * which say which transition ran on which task; keys are names from the keyspace,
+ * never secrets.
+ */
+export function redisStatement(command: string, args: readonly unknown[]): string {
+  const c = command.toLowerCase();
+  if ((c === 'evalsha' || c === 'eval' || c === 'evalsha_ro' || c === 'eval_ro') && args.length >= 2) {
+    const firstKey = Number(args[1]) >= 1 && args.length >= 3 ? ` ${String(args[2])}` : '';
+    const rest = args.length - 2 - (firstKey ? 1 : 0);
+    return `${c} ${c.startsWith('eval_') || c === 'eval' ? '<script>' : String(args[0])}${firstKey} [${rest} other arguments]`;
+  }
+  return args.length === 0 ? c : `${c} [${args.length} arguments]`;
+}
+
+/** A query string ('?a=1&key=…', leading '?' kept if given) with every sensitive value REDACTED. */
+export function redactQuery(query: string): string {
+  const lead = query.startsWith('?') ? '?' : '';
+  const params = new URLSearchParams(lead ? query.slice(1) : query);
+  let changed = false;
+  for (const name of SENSITIVE_QUERY_PARAMS) {
+    if (params.has(name)) {
+      params.set(name, 'REDACTED');
+      changed = true;
+    }
+  }
+  return changed ? lead + params.toString() : query;
+}
+
+/**
+ * Overrides for an outgoing undici request's span (its instrumentation has no redaction
+ * of its own): `url.query` and `url.full` with sensitive values REDACTED, e.g. a
+ * webhook's callback URL carrying a token. Nothing when the path has no query (every
+ * provider call: the key travels in the POST body).
+ */
+export function undiciUrlAttributes(origin: string, path: string): Record<string, string> {
+  const q = path.indexOf('?');
+  if (q === -1) return {};
+  const query = redactQuery(path.slice(q));
+  return { 'url.query': query, 'url.full': new URL(path.slice(0, q) + query, origin).toString() };
+}

@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pathOnly, redactQuery, redisStatement, undiciUrlAttributes } from '../src';
+
+test('a query keeps its harmless parameters and loses every sensitive value', () => {
+  assert.equal(redactQuery('?key=0123456789abcdef0123456789abcdef&action=get&id=7&json=1'), '?key=REDACTED&action=get&id=7&json=1');
+  assert.equal(redactQuery('proxy=u%3Apw%40h%3A1&method=userrecaptcha'), 'proxy=REDACTED&method=userrecaptcha');
+  assert.equal(redactQuery('?action=get&id=7'), '?action=get&id=7', 'untouched when nothing is sensitive');
+  assert.equal(redactQuery('?sig=abc&x=1'), '?sig=REDACTED&x=1', 'the instrumentation defaults stay redacted');
+});
+
+test('url.path is the path only', () => {
+  assert.equal(pathOnly('/in.php?key=secret&method=post'), '/in.php');
+  assert.equal(pathOnly('/v1/tasks'), '/v1/tasks');
+});
+
+test('db.query.text names the command, a script its SHA and first key, and never an argument value', () => {
+  const sha = 'a'.repeat(40);
+  assert.equal(redisStatement('evalsha', [sha, 3, 'ss:{p0}:task:T1', 'ss:{p0}:events', 'ss:{p0}:tasks:normal', 'T1', '{"proxy":{"password":"pw"}}']), `evalsha ${sha} ss:{p0}:task:T1 [4 other arguments]`);
+  assert.equal(redisStatement('EVALSHA', [sha, 0, 'x']), `evalsha ${sha} [1 other arguments]`);
+  assert.equal(redisStatement('eval', ['return redis.call("GET", KEYS[1])', 1, 'k']), 'eval <script> k [0 other arguments]');
+  assert.equal(redisStatement('auth', ['user', 'hunter2']), 'auth [2 arguments]');
+  assert.equal(redisStatement('hset', ['ss:{p0}:task:T1', 'token', 'secret-token']), 'hset [3 arguments]');
+  assert.equal(redisStatement('ping', []), 'ping');
+});
+
+test('an outgoing request with a token in its query gets redacted url attributes; one without a query none', () => {
+  assert.deepEqual(undiciUrlAttributes('https://hooks.example:8443', '/cb?token=t0k3n&task=T1'), {
+    'url.query': '?token=REDACTED&task=T1', 'url.full': 'https://hooks.example:8443/cb?token=REDACTED&task=T1',
+  });
+  assert.deepEqual(undiciUrlAttributes('http://127.0.0.1:9', '/in.php'), {});
+});
