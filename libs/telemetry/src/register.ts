@@ -9,10 +9,13 @@
  *   OTEL_METRICS_EXPORTER  set (e.g. `otlp`): the instrumentations' OTel metrics are
  *                          exported too; unset: none (Prometheus `/metrics` is the metrics path)
  *   OTEL_LOGS_EXPORTER     set: OTel log records are exported too; unset: none
+ *   OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG   the standard sampler (sampler.ts: with
+ *                          a parent-based one, spans that link to a task follow its decision)
  *
  * `telemetryHandle()` gives main.ts the handle to shut the SDK down last.
  */
 import type { InMemoryTelemetry, TelemetryHandle, TelemetryOptions } from './sdk';
+import type { SamplerSetting } from './sampler';
 
 /**
  * The SDK module, loaded on first use. A static import would load the SDK and every
@@ -29,8 +32,8 @@ export function startTelemetry(o: TelemetryOptions): TelemetryHandle {
 }
 
 /** Tracing into memory for in-process span assertions (tests); see sdk.ts. */
-export function startInMemoryTelemetry(serviceName?: string): InMemoryTelemetry {
-  return loadSdk().startInMemoryTelemetry(serviceName);
+export function startInMemoryTelemetry(serviceName?: string, sampler?: SamplerSetting): InMemoryTelemetry {
+  return loadSdk().startInMemoryTelemetry(serviceName, sampler);
 }
 
 const NOOP: TelemetryHandle = { shutdown: async () => undefined };
@@ -50,6 +53,7 @@ export function registerTelemetry(serviceName: string): TelemetryHandle {
   handle = startTelemetry({
     serviceName: process.env.OTEL_SERVICE_NAME || serviceName,
     otlpMetrics: Boolean(process.env.OTEL_METRICS_EXPORTER), otlpLogs: Boolean(process.env.OTEL_LOGS_EXPORTER),
+    sampler: { name: process.env.OTEL_TRACES_SAMPLER, arg: process.env.OTEL_TRACES_SAMPLER_ARG },
   });
   return handle;
 }

@@ -19,6 +19,7 @@ import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { tracing as sdkTracing, type tracing } from '@opentelemetry/sdk-node';
 
 import { UNTRACED_PATHS } from './untraced';
+import { buildSampler, type SamplerSetting } from './sampler';
 import { pathOnly, redisStatement, SENSITIVE_QUERY_PARAMS, undiciUrlAttributes } from './redact';
 
 type SpanProcessor = tracing.SpanProcessor;
@@ -44,6 +45,8 @@ export interface TelemetryOptions {
    */
   otlpMetrics?: boolean;
   otlpLogs?: boolean;
+  /** OTEL_TRACES_SAMPLER / _ARG (see sampler.ts: spans that link to a task follow its decision). */
+  sampler?: SamplerSetting;
 }
 
 export interface TelemetryHandle {
@@ -75,6 +78,7 @@ export function startTelemetry(o: TelemetryOptions): TelemetryHandle {
         requestHook: (span, request) => { span.setAttribute('url.path', pathOnly(request.url)); },
       }),
     ],
+    sampler: buildSampler(o.sampler),
     ...(o.spanProcessors ? { spanProcessors: o.spanProcessors } : {}),
     // An empty list is "none" to the SDK; undefined lets it read OTEL_*_EXPORTER.
     ...(o.otlpMetrics ? {} : { metricReaders: [] }),
@@ -96,8 +100,8 @@ export interface InMemoryTelemetry extends TelemetryHandle {
  * full SDK (context manager, W3C propagator, tracer provider) with a synchronous
  * exporter. Cross-process tests use a real OTLP receiver instead.
  */
-export function startInMemoryTelemetry(serviceName = 'test'): InMemoryTelemetry {
+export function startInMemoryTelemetry(serviceName = 'test', sampler?: SamplerSetting): InMemoryTelemetry {
   const exporter = new sdkTracing.InMemorySpanExporter();
-  const handle = startTelemetry({ serviceName, spanProcessors: [new sdkTracing.SimpleSpanProcessor(exporter)] });
+  const handle = startTelemetry({ serviceName, sampler, spanProcessors: [new sdkTracing.SimpleSpanProcessor(exporter)] });
   return { ...handle, spans: () => exporter.getFinishedSpans(), reset: () => exporter.reset() };
 }
