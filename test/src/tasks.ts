@@ -5,7 +5,7 @@
  */
 import { Buffer } from 'node:buffer';
 
-export type TaskRequest = { type: string; params: Record<string, unknown>; priority?: string; idempotencyKey?: string };
+export type TaskRequest = { type: string; params: Record<string, unknown>; priority?: string; idempotencyKey?: string; callbackUrl?: string };
 
 const PNG = Buffer.alloc(300, 0x42).toString('base64');
 

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockOtlpServer } from '@elastic/mockotlpserver';
 import { freePort, spawnService, startRedis, waitFor, type RedisServer, type ServiceProcess } from '@solvestream/testkit';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { awaitTask, serviceEntry, SIM_KEY, startSystem, submit, waitHttp, type System } from '../src';
 
 type OtlpLink = { traceId: string | Buffer; spanId: string | Buffer; attributes?: { key: string; value: Record<string, unknown> }[] };
@@ -55,7 +57,9 @@ before(async () => {
   redis = await startRedis({ aof: true });
   system = await startSystem({
     redisUrl: redis.url, workers: 1, supervisors: 1,
-    producerEnv: otel, workerEnv: { ...otel, TRACE_PARENT_MODE: 'parent' }, supervisorEnv: otel,
+    // Webhooks on (the secrets test sends one to a local receiver with a token in its URL).
+    producerEnv: { ...otel, WEBHOOK_SECRET: 'whsec-observability-test-0123456789', WEBHOOK_ALLOW_PRIVATE: 'true' },
+    workerEnv: { ...otel, TRACE_PARENT_MODE: 'parent' }, supervisorEnv: otel,
   });
   archiveDir = mkdtempSync(join(tmpdir(), 'ss-obs-archive-'));
   const drPort = await freePort();
@@ -112,34 +116,47 @@ test('one task, one trace: HTTP submit → send → process → submit and poll 
   assert.deepEqual(otherExports, { metrics: 0, logs: 0 }, 'traces only: no OTLP metrics or logs unless asked for');
 });
 
-test('secrets stay out of every exported span: the client key in a gateway URL, a proxy password, the provider key', async () => {
+test('secrets stay out of every exported span: the client key in a gateway URL, a proxy password, a webhook token, the provider key', async () => {
   // Distinctive values, so a hit anywhere in any span (attribute, event, link, name) is one of these.
   const clientKey = 'c0ffee00c0ffee00c0ffee00c0ffee00';
   const proxyPassword = 'pr0xy-s3cret-for-the-trace-test';
   const proxyLogin = 'proxy-login-for-the-trace-test';
-  const rest = await submit(system.apiUrl, {
-    type: 'recaptcha_v2',
-    params: { websiteURL: 'https://secret.example/', websiteKey: '6Le-wvkSAAAAAPBMRTvw0Q4Muexq9bi0DJwx_mJ-', proxy: { type: 'http', address: 'proxy.example', port: 3128, login: proxyLogin, password: proxyPassword } },
-  });
-  assert.equal((await awaitTask(system.apiUrl, rest, 30_000)).status, 'solved');
-  // The gateway the way 2captcha clients call it: the key in the query string, on in.php and res.php.
-  const q = new URLSearchParams({ key: clientKey, method: 'userrecaptcha', googlekey: '6Le-wvkSAAAAAPBMRTvw0Q4Muexq9bi0DJwx_mJ-', pageurl: 'https://secret.example/', proxy: `${proxyLogin}:${proxyPassword}@proxy.example:3128`, proxytype: 'HTTP', json: '1' });
-  const inPhp = (await (await get(`${system.apiUrl}/in.php?${q}`)).json()) as { status: number; request: string };
-  assert.equal(inPhp.status, 1, JSON.stringify(inPhp));
-  await waitFor('the gateway task solved', async () => {
-    const r = (await (await get(`${system.apiUrl}/res.php?key=${clientKey}&action=get&id=${inPhp.request}&json=1`)).json()) as { status: number; request: string };
-    if (r.status === 0 && r.request !== 'CAPCHA_NOT_READY') throw new Error(JSON.stringify(r));
-    return r.status === 1;
-  }, { timeoutMs: 30_000, intervalMs: 200 });
-  // Both tasks' results were sent, and the res.php request span was exported.
-  await waitFor('the spans of both tasks', () => {
-    const sent = spans.filter((s) => s.span.name === 'send results').length;
-    return sent >= 2 && spans.some((s) => s.service === 'producer' && s.span.kind === 2 && JSON.stringify(s.span).includes('res.php')) ? true : undefined;
-  }, { timeoutMs: 15_000 });
+  const hookToken = 'h00k-t0ken-for-the-trace-test';
+  const hooks: string[] = [];
+  const receiver = createServer((req, res) => { hooks.push(req.url ?? ''); req.resume(); req.on('end', () => res.end('ok')); });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+  try {
+    const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook?access_token=${hookToken}&task=any`;
+    const rest = await submit(system.apiUrl, {
+      type: 'recaptcha_v2', callbackUrl: hookUrl,
+      params: { websiteURL: 'https://secret.example/', websiteKey: '6Le-wvkSAAAAAPBMRTvw0Q4Muexq9bi0DJwx_mJ-', proxy: { type: 'http', address: 'proxy.example', port: 3128, login: proxyLogin, password: proxyPassword } },
+    });
+    assert.equal((await awaitTask(system.apiUrl, rest, 30_000)).status, 'solved');
+    // The gateway the way 2captcha clients call it: the key in the query string, on in.php and res.php.
+    const q = new URLSearchParams({ key: clientKey, method: 'userrecaptcha', googlekey: '6Le-wvkSAAAAAPBMRTvw0Q4Muexq9bi0DJwx_mJ-', pageurl: 'https://secret.example/', proxy: `${proxyLogin}:${proxyPassword}@proxy.example:3128`, proxytype: 'HTTP', json: '1' });
+    const inPhp = (await (await get(`${system.apiUrl}/in.php?${q}`)).json()) as { status: number; request: string };
+    assert.equal(inPhp.status, 1, JSON.stringify(inPhp));
+    await waitFor('the gateway task solved', async () => {
+      const r = (await (await get(`${system.apiUrl}/res.php?key=${clientKey}&action=get&id=${inPhp.request}&json=1`)).json()) as { status: number; request: string };
+      if (r.status === 0 && r.request !== 'CAPCHA_NOT_READY') throw new Error(JSON.stringify(r));
+      return r.status === 1;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor('the webhook delivered', () => hooks.length > 0, { timeoutMs: 15_000 });
+    // Every span these requests made has been exported: both tasks' results were sent, the
+    // res.php request and the webhook's outgoing request have their spans.
+    await waitFor('the spans of both tasks, res.php and the webhook', () => {
+      const sent = new Set(spans.filter((s) => s.span.name === 'send results').map((s) => attr(s.span, 'messaging.message.conversation_id')));
+      const resPhp = spans.some((s) => s.service === 'producer' && s.span.kind === 2 && attr(s.span, 'url.path') === '/res.php');
+      const hook = spans.some((s) => s.service === 'producer' && s.span.kind === 3 && attr(s.span, 'url.path') === '/hook');
+      return sent.has(rest) && sent.has(inPhp.request) && resPhp && hook ? true : undefined;
+    }, { timeoutMs: 15_000 });
+  } finally {
+    await new Promise<void>((r) => receiver.close(() => r()));
+  }
   const leaks: string[] = [];
   for (const { service, span } of spans) {
     const text = JSON.stringify(span);
-    for (const [what, secret] of [['client API key', clientKey], ['proxy password', proxyPassword], ['provider key', SIM_KEY]] as const) {
+    for (const [what, secret] of [['client API key', clientKey], ['proxy password', proxyPassword], ['webhook token', hookToken], ['provider key', SIM_KEY]] as const) {
       const at = span.attributes?.find((a) => JSON.stringify(a).includes(secret))?.key ?? (text.includes(secret) ? '(not an attribute)' : undefined);
       if (at) leaks.push(`${what} in ${service} span "${span.name}", ${at}`);
     }

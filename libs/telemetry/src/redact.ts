@@ -15,12 +15,18 @@
 
 /**
  * Query parameters whose values are replaced by REDACTED in HTTP spans (server and
- * client): the 2captcha protocol's API key and proxy, anything named like a password or
- * token, and the instrumentation's own defaults (signed-URL parameters), which setting
- * this list would otherwise drop.
+ * client): the 2captcha protocol's `key`, `proxy` (login:password@host) and `pingback`
+ * (a URL that may carry its own token), and any name that looks like a credential,
+ * case-insensitively (`access_token`, `api_key`, `Signature`, `X-Amz-Credential`, …).
+ */
+export const SENSITIVE_QUERY_PARAM = /key|token|secret|pass|auth|sig|cookie|session|credential|proxy|pingback/i;
+
+/**
+ * The same as an exact-name list, for the http instrumentation's own redaction (it takes
+ * names, not a pattern); the spans' url.query is then overwritten with `redactQuery`'s.
  */
 export const SENSITIVE_QUERY_PARAMS = [
-  'key', 'clientKey', 'proxy', 'password', 'pass', 'token', 'secret', 'cookies',
+  'key', 'clientKey', 'proxy', 'pingback', 'password', 'pass', 'token', 'access_token', 'api_key', 'apikey', 'secret', 'cookies',
   'sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature',
 ];
 
@@ -51,13 +57,19 @@ export function redactQuery(query: string): string {
   const lead = query.startsWith('?') ? '?' : '';
   const params = new URLSearchParams(lead ? query.slice(1) : query);
   let changed = false;
-  for (const name of SENSITIVE_QUERY_PARAMS) {
-    if (params.has(name)) {
+  for (const name of new Set(params.keys())) {
+    if (SENSITIVE_QUERY_PARAM.test(name)) {
       params.set(name, 'REDACTED');
       changed = true;
     }
   }
   return changed ? lead + params.toString() : query;
+}
+
+/** An incoming request's `url.query` (no leading '?'), redacted; nothing when it has no query. */
+export function serverQueryAttributes(url: string | undefined): Record<string, string> {
+  const q = (url ?? '').indexOf('?');
+  return q === -1 ? {} : { 'url.query': redactQuery((url ?? '').slice(q + 1)) };
 }
 
 /**

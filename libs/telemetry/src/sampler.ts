@@ -11,14 +11,17 @@
  *
  * Rule (only where the configured sampler is parent-based, the default; `always_on`,
  * `always_off` and `traceidratio` are taken as asked for independent decisions):
- * a span with no parent and at least one valid link is sampled iff one of its links is
- * sampled (a poll request that serves a sampled task is kept, so the task's trace shows
- * it); everything else goes to the configured sampler.
+ * a CONSUMER or CLIENT span (the process span, a batched request) with no valid parent
+ * and at least one valid link is sampled iff one of its links is sampled (a poll request
+ * that serves a sampled task is kept, so the task's trace shows it: with batches of n
+ * tasks and a ratio r, 1 − (1 − r)^n of the requests are kept); everything else goes to
+ * the configured sampler, including the supervisor's INTERNAL reclaim and dead-letter
+ * spans, which stay sampled on their own (rare events, worth keeping).
  *
  * The configured sampler is the standard OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG,
  * read by register.ts and built here the way the SDK builds it.
  */
-import { isSpanContextValid, TraceFlags, trace, type Attributes, type Context, type Link, type SpanKind } from '@opentelemetry/api';
+import { isSpanContextValid, SpanKind, TraceFlags, trace, type Attributes, type Context, type Link } from '@opentelemetry/api';
 import { tracing } from '@opentelemetry/sdk-node';
 
 export interface SamplerSetting {
@@ -32,7 +35,8 @@ export class LinkFollowingSampler implements tracing.Sampler {
   constructor(private readonly inner: tracing.Sampler) {}
 
   shouldSample(ctx: Context, traceId: string, name: string, kind: SpanKind, attributes: Attributes, links: Link[]): tracing.SamplingResult {
-    if (links.length > 0 && !trace.getSpanContext(ctx)) {
+    const parent = trace.getSpanContext(ctx);
+    if (links.length > 0 && (kind === SpanKind.CONSUMER || kind === SpanKind.CLIENT) && !(parent && isSpanContextValid(parent))) {
       let linked = false;
       for (const l of links) {
         if (!isSpanContextValid(l.context)) continue;

@@ -20,7 +20,7 @@ import { tracing as sdkTracing, type tracing } from '@opentelemetry/sdk-node';
 
 import { UNTRACED_PATHS } from './untraced';
 import { buildSampler, type SamplerSetting } from './sampler';
-import { pathOnly, redisStatement, SENSITIVE_QUERY_PARAMS, undiciUrlAttributes } from './redact';
+import { pathOnly, redisStatement, SENSITIVE_QUERY_PARAMS, serverQueryAttributes, undiciUrlAttributes } from './redact';
 
 type SpanProcessor = tracing.SpanProcessor;
 
@@ -45,7 +45,11 @@ export interface TelemetryOptions {
    */
   otlpMetrics?: boolean;
   otlpLogs?: boolean;
-  /** OTEL_TRACES_SAMPLER / _ARG (see sampler.ts: spans that link to a task follow its decision). */
+  /**
+   * OTEL_TRACES_SAMPLER / _ARG (see sampler.ts: spans that link to a task follow its
+   * decision). Absent: parentbased_always_on. Read from the environment by
+   * registerTelemetry (register.ts), not here.
+   */
   sampler?: SamplerSetting;
 }
 
@@ -54,17 +58,37 @@ export interface TelemetryHandle {
   shutdown(): Promise<void>;
 }
 
+/**
+ * getNodeAutoInstrumentations CONSTRUCTS every instrumentation it is not told to skip, and
+ * constructing one enables it (it patches its module): filtering its list afterwards, as
+ * this did, left net, dns and the others active (a `tcp.connect` span per connection, a
+ * `dns.lookup` span, patched modules). Its own switch is OTEL_NODE_ENABLED_INSTRUMENTATIONS,
+ * set to IN_USE for the call only (a value set by the operator is restored after it).
+ */
+function buildOnlyInUse<T>(build: () => T): T {
+  const prev = process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS;
+  process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS = [...IN_USE].map((n) => n.replace('@opentelemetry/instrumentation-', '')).join(',');
+  try {
+    return build();
+  } finally {
+    if (prev === undefined) delete process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS;
+    else process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS = prev;
+  }
+}
+
 export function startTelemetry(o: TelemetryOptions): TelemetryHandle {
-  const instrumentations = getNodeAutoInstrumentations({
+  const instrumentations = buildOnlyInUse(() => getNodeAutoInstrumentations({
     '@opentelemetry/instrumentation-http': {
       ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.includes(pathOnly(req.url ?? '')),
       redactedQueryParamsServer: SENSITIVE_QUERY_PARAMS,
       redactedQueryParams: SENSITIVE_QUERY_PARAMS,
+      // Applied after the defaults: url.query redacted by pattern, not only by exact name.
+      startIncomingSpanHook: (request) => serverQueryAttributes(request.url),
     },
     '@opentelemetry/instrumentation-undici': { startSpanHook: (request) => undiciUrlAttributes(request.origin, request.path) },
     '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true, dbStatementSerializer: redisStatement },
     '@opentelemetry/instrumentation-pino': { disableLogSending: true },
-  }).filter((i) => IN_USE.has(i.instrumentationName));
+  }));
   const sdk = new NodeSDK({
     serviceName: o.serviceName,
     instrumentations: [

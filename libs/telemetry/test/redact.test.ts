@@ -1,12 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pathOnly, redactQuery, redisStatement, undiciUrlAttributes } from '../src';
+import { pathOnly, redactQuery, redisStatement, serverQueryAttributes, undiciUrlAttributes } from '../src';
 
 test('a query keeps its harmless parameters and loses every sensitive value', () => {
   assert.equal(redactQuery('?key=0123456789abcdef0123456789abcdef&action=get&id=7&json=1'), '?key=REDACTED&action=get&id=7&json=1');
   assert.equal(redactQuery('proxy=u%3Apw%40h%3A1&method=userrecaptcha'), 'proxy=REDACTED&method=userrecaptcha');
   assert.equal(redactQuery('?action=get&id=7'), '?action=get&id=7', 'untouched when nothing is sensitive');
   assert.equal(redactQuery('?sig=abc&x=1'), '?sig=REDACTED&x=1', 'the instrumentation defaults stay redacted');
+  // By pattern and case-insensitively: a pingback URL with its own token, credentials under any spelling.
+  assert.equal(redactQuery('?Key=K&pingback=https%3A%2F%2Fh.example%2Fcb%3Faccess_token%3DT&action=get'), '?Key=REDACTED&pingback=REDACTED&action=get');
+  assert.equal(redactQuery('access_token=a&api_key=b&apikey=c&Authorization=d&X-Amz-Credential=e&sessionid=f&id=7'),
+    'access_token=REDACTED&api_key=REDACTED&apikey=REDACTED&Authorization=REDACTED&X-Amz-Credential=REDACTED&sessionid=REDACTED&id=7');
+  assert.deepEqual(serverQueryAttributes('/res.php?key=K&action=get&id=7'), { 'url.query': 'key=REDACTED&action=get&id=7' });
+  assert.deepEqual(serverQueryAttributes('/v1/tasks'), {});
 });
 
 test('url.path is the path only', () => {

@@ -10,6 +10,7 @@ test('with no tracer provider every span is non-recording and nothing is injecte
   const process = () => startProcessSpan({ destination: 'd', group: 'g', consumer: 'c', messageId: '1-0', taskId: 'T', attempt: 1, carrier: {} });
   const off = [startSendSpan('d', 'T'), process(), startPhaseSpan('submit'), startBatchSpan('poll', [])];
   for (const span of off) assert.equal(span.isRecording(), false);
+  assert.ok(off.every((s) => s === off[0]), 'one shared span, returned before any attributes are built');
   assert.equal(withSpan(off[0]!, () => 42), 42, 'withSpan still runs the function');
   assert.deepEqual(withSpan(off[0]!, () => injectTrace()), {});
 
