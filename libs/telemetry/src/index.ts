@@ -6,7 +6,6 @@ export * from './semconv';
 export * from './trace-context';
 export type { InMemoryTelemetry, TelemetryHandle, TelemetryOptions } from './sdk';
 export { UNTRACED_PATHS } from './untraced';
-export { pathOnly, redactQuery, redisStatement, SENSITIVE_QUERY_PARAM, SENSITIVE_QUERY_PARAMS, serverQueryAttributes, undiciUrlAttributes } from './redact';
 export * from './metrics';
 export * from './ops-server';
 export { registerTelemetry, startInMemoryTelemetry, startTelemetry, telemetryHandle, tracingEnabled } from './register';

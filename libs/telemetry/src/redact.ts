@@ -21,15 +21,6 @@
  */
 export const SENSITIVE_QUERY_PARAM = /key|token|secret|pass|auth|sig|cookie|session|credential|proxy|pingback/i;
 
-/**
- * The same as an exact-name list, for the http instrumentation's own redaction (it takes
- * names, not a pattern); the spans' url.query is then overwritten with `redactQuery`'s.
- */
-export const SENSITIVE_QUERY_PARAMS = [
-  'key', 'clientKey', 'proxy', 'pingback', 'password', 'pass', 'token', 'access_token', 'api_key', 'apikey', 'secret', 'cookies',
-  'sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature',
-];
-
 /** `url.path` is the path only (semantic conventions); the query is `url.query`'s, redacted. */
 export const pathOnly = (url: string): string => {
   const q = url.indexOf('?');
@@ -47,7 +38,8 @@ export function redisStatement(command: string, args: readonly unknown[]): strin
   if ((c === 'evalsha' || c === 'eval' || c === 'evalsha_ro' || c === 'eval_ro') && args.length >= 2) {
     const firstKey = Number(args[1]) >= 1 && args.length >= 3 ? ` ${String(args[2])}` : '';
     const rest = args.length - 2 - (firstKey ? 1 : 0);
-    return `${c} ${c.startsWith('eval_') || c === 'eval' ? '<script>' : String(args[0])}${firstKey} [${rest} other arguments]`;
+    const script = c.startsWith('evalsha') ? String(args[0]) : '<script>';
+    return `${c} ${script}${firstKey} [${rest} other arguments]`;
   }
   return args.length === 0 ? c : `${c} [${args.length} arguments]`;
 }
@@ -66,19 +58,22 @@ export function redactQuery(query: string): string {
   return changed ? lead + params.toString() : query;
 }
 
-/** An incoming request's `url.query` (no leading '?'), redacted; nothing when it has no query. */
-export function serverQueryAttributes(url: string | undefined): Record<string, string> {
-  const q = (url ?? '').indexOf('?');
-  return q === -1 ? {} : { 'url.query': redactQuery((url ?? '').slice(q + 1)) };
+/**
+ * An incoming request's `url.query` (no leading '?'), redacted; nothing when it has no
+ * query. Overrides what the http instrumentation computed (it redacts exact names only).
+ */
+export function serverQueryAttributes(url = ''): Record<string, string> {
+  const q = url.indexOf('?');
+  return q === -1 ? {} : { 'url.query': redactQuery(url.slice(q + 1)) };
 }
 
 /**
- * Overrides for an outgoing undici request's span (its instrumentation has no redaction
- * of its own): `url.query` and `url.full` with sensitive values REDACTED, e.g. a
- * webhook's callback URL carrying a token. Nothing when the path has no query (every
- * provider call: the key travels in the POST body).
+ * Overrides for an outgoing request's span (undici's instrumentation has no redaction of
+ * its own; http's redacts exact names only): `url.query` and `url.full` with sensitive
+ * values REDACTED, e.g. a webhook's callback URL carrying a token. Nothing when the path
+ * has no query (every provider call: the key travels in the POST body).
  */
-export function undiciUrlAttributes(origin: string, path: string): Record<string, string> {
+export function clientUrlAttributes(origin: string, path: string): Record<string, string> {
   const q = path.indexOf('?');
   if (q === -1) return {};
   const query = redactQuery(path.slice(q));

@@ -20,7 +20,7 @@ import { tracing as sdkTracing, type tracing } from '@opentelemetry/sdk-node';
 
 import { UNTRACED_PATHS } from './untraced';
 import { buildSampler, type SamplerSetting } from './sampler';
-import { pathOnly, redisStatement, SENSITIVE_QUERY_PARAMS, serverQueryAttributes, undiciUrlAttributes } from './redact';
+import { clientUrlAttributes, pathOnly, redisStatement, serverQueryAttributes } from './redact';
 
 type SpanProcessor = tracing.SpanProcessor;
 
@@ -80,12 +80,12 @@ export function startTelemetry(o: TelemetryOptions): TelemetryHandle {
   const instrumentations = buildOnlyInUse(() => getNodeAutoInstrumentations({
     '@opentelemetry/instrumentation-http': {
       ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.includes(pathOnly(req.url ?? '')),
-      redactedQueryParamsServer: SENSITIVE_QUERY_PARAMS,
-      redactedQueryParams: SENSITIVE_QUERY_PARAMS,
-      // Applied after the defaults: url.query redacted by pattern, not only by exact name.
+      // Applied after the instrumentation's own attributes: url.query / url.full redacted
+      // by redact.ts's pattern (its built-in redaction takes exact names only).
       startIncomingSpanHook: (request) => serverQueryAttributes(request.url),
+      startOutgoingSpanHook: (o) => clientUrlAttributes(`${o.protocol ?? 'http:'}//${o.hostname ?? o.host ?? 'localhost'}${o.port ? `:${o.port}` : ''}`, o.path ?? '/'),
     },
-    '@opentelemetry/instrumentation-undici': { startSpanHook: (request) => undiciUrlAttributes(request.origin, request.path) },
+    '@opentelemetry/instrumentation-undici': { startSpanHook: (request) => clientUrlAttributes(request.origin, request.path) },
     '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true, dbStatementSerializer: redisStatement },
     '@opentelemetry/instrumentation-pino': { disableLogSending: true },
   }));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pathOnly, redactQuery, redisStatement, serverQueryAttributes, undiciUrlAttributes } from '../src';
+import { clientUrlAttributes, pathOnly, redactQuery, redisStatement, serverQueryAttributes } from '../src/redact';
 
 test('a query keeps its harmless parameters and loses every sensitive value', () => {
   assert.equal(redactQuery('?key=0123456789abcdef0123456789abcdef&action=get&id=7&json=1'), '?key=REDACTED&action=get&id=7&json=1');
@@ -31,8 +31,8 @@ test('db.query.text names the command, a script its SHA and first key, and never
 });
 
 test('an outgoing request with a token in its query gets redacted url attributes; one without a query none', () => {
-  assert.deepEqual(undiciUrlAttributes('https://hooks.example:8443', '/cb?token=t0k3n&task=T1'), {
+  assert.deepEqual(clientUrlAttributes('https://hooks.example:8443', '/cb?token=t0k3n&task=T1'), {
     'url.query': '?token=REDACTED&task=T1', 'url.full': 'https://hooks.example:8443/cb?token=REDACTED&task=T1',
   });
-  assert.deepEqual(undiciUrlAttributes('http://127.0.0.1:9', '/in.php'), {});
+  assert.deepEqual(clientUrlAttributes('http://127.0.0.1:9', '/in.php'), {});
 });
