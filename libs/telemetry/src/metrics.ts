@@ -9,9 +9,11 @@
  * `solvestream_stream_pending_messages` ↔ pendingEntriesCount, `solvestream_stream_group_lag`
  * ↔ lagCount (per lane, group `workers`).
  */
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import { WORKERS_GROUP, type Keyspace } from '@solvestream/contracts';
+import { telemetryHandle } from './register';
+import type { SpanCounts } from './span-export';
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -24,7 +26,29 @@ export function createRegistry(service: string, instance: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service, instance });
   collectDefaultMetrics({ register: registry });
+  registerSpanMetrics(registry, () => telemetryHandle().spanCounts());
   return registry;
+}
+
+/**
+ * `solvestream_trace_spans_total{outcome}`: what became of this process's sampled spans
+ * (exported | dropped: the export queue was full | failed: the export failed). Dropped or
+ * failed spans are holes in traces; see the runbook ("Traces have holes"). Stays at 0
+ * with tracing off.
+ */
+export function registerSpanMetrics(registry: Registry, read: () => SpanCounts | undefined): void {
+  const seen: SpanCounts = { exported: 0, dropped: 0, failed: 0 };
+  new Counter({
+    name: 'solvestream_trace_spans_total', help: 'Sampled spans by what became of them: exported, dropped (export queue full), failed (export failed)',
+    labelNames: ['outcome'], registers: [registry],
+    collect() {
+      const now = read() ?? seen;
+      for (const outcome of ['exported', 'dropped', 'failed'] as const) {
+        this.inc({ outcome }, Math.max(0, now[outcome] - seen[outcome]));
+        seen[outcome] = now[outcome];
+      }
+    },
+  });
 }
 
 interface GroupInfo { pending: number; lag: number | null }

@@ -21,6 +21,7 @@ import { tracing as sdkTracing, type tracing } from '@opentelemetry/sdk-node';
 import { UNTRACED_PATHS } from './untraced';
 import { buildSampler, type SamplerSetting } from './sampler';
 import { clientUrlAttributes, pathOnly, redisStatement, serverQueryAttributes } from './redact';
+import { buildSpanExport, type ExportSetting, type SpanCounts } from './span-export';
 
 type SpanProcessor = tracing.SpanProcessor;
 
@@ -51,11 +52,19 @@ export interface TelemetryOptions {
    * registerTelemetry (register.ts), not here.
    */
   sampler?: SamplerSetting;
+  /**
+   * OTEL_TRACES_EXPORTER, the OTLP protocol and the OTEL_BSP_* queue settings (see
+   * span-export.ts for the defaults and why they differ from the SDK's). Read from the
+   * environment by registerTelemetry; ignored when `spanProcessors` is given.
+   */
+  export?: ExportSetting;
 }
 
 export interface TelemetryHandle {
   /** Flushes and stops; call it last in the shutdown sequence. Safe to call twice. */
   shutdown(): Promise<void>;
+  /** What became of this process's sampled spans so far; undefined when nothing is exported. */
+  spanCounts(): SpanCounts | undefined;
 }
 
 /**
@@ -77,6 +86,8 @@ function buildOnlyInUse<T>(build: () => T): T {
 }
 
 export function startTelemetry(o: TelemetryOptions): TelemetryHandle {
+  const exported = o.spanProcessors ? undefined : buildSpanExport(o.export);
+  const spanProcessors = o.spanProcessors ?? (exported ? [exported.processor] : []);
   const instrumentations = buildOnlyInUse(() => getNodeAutoInstrumentations({
     '@opentelemetry/instrumentation-http': {
       ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.includes(pathOnly(req.url ?? '')),
@@ -103,14 +114,14 @@ export function startTelemetry(o: TelemetryOptions): TelemetryHandle {
       }),
     ],
     sampler: buildSampler(o.sampler),
-    ...(o.spanProcessors ? { spanProcessors: o.spanProcessors } : {}),
+    spanProcessors,
     // An empty list is "none" to the SDK; undefined lets it read OTEL_*_EXPORTER.
     ...(o.otlpMetrics ? {} : { metricReaders: [] }),
     ...(o.otlpLogs ? {} : { logRecordProcessors: [] }),
   });
   sdk.start();
   let done: Promise<void> | undefined;
-  return { shutdown: () => (done ??= sdk.shutdown().catch(() => undefined)) };
+  return { shutdown: () => (done ??= sdk.shutdown().catch(() => undefined)), spanCounts: () => exported?.counts };
 }
 
 export interface InMemoryTelemetry extends TelemetryHandle {

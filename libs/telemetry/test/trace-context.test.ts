@@ -49,4 +49,5 @@ test('tracing is on when an OTLP endpoint is configured, and can be forced eithe
   assert.equal(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://j:4318', SS_TRACING: 'off' }), false);
   assert.equal(tracingEnabled({ SS_TRACING: 'on' }), true);
   assert.equal(tracingEnabled({ SS_TRACING: 'on', OTEL_SDK_DISABLED: 'true' }), false);
+  assert.equal(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://j:4318', OTEL_TRACES_EXPORTER: 'none' }), false, 'the standard "no exporter"');
 });
