@@ -43,7 +43,7 @@ export function startInMemoryTelemetry(serviceName?: string, sampler?: SamplerSe
 }
 
 /** The export variables as given (validated where the processor is built, span-export.ts). */
-export function exportSetting(env: NodeJS.ProcessEnv): ExportSetting {
+function exportSetting(env: NodeJS.ProcessEnv): ExportSetting {
   return {
     exporter: env.OTEL_TRACES_EXPORTER,
     protocol: env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL,

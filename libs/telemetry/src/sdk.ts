@@ -87,7 +87,7 @@ function buildOnlyInUse<T>(build: () => T): T {
 
 export function startTelemetry(o: TelemetryOptions): TelemetryHandle {
   const exported = o.spanProcessors ? undefined : buildSpanExport(o.export);
-  const spanProcessors = o.spanProcessors ?? (exported ? [exported.processor] : []);
+  const spanProcessors = exported ? [exported.processor] : o.spanProcessors;
   const instrumentations = buildOnlyInUse(() => getNodeAutoInstrumentations({
     '@opentelemetry/instrumentation-http': {
       ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.includes(pathOnly(req.url ?? '')),

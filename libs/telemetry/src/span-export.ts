@@ -55,7 +55,7 @@ export interface SpanCounts {
   failed: number;
 }
 
-export const DEFAULT_EXPORT = { maxQueueSize: 16_384, maxExportBatchSize: 2_048, scheduleDelayMs: 5_000, exportTimeoutMs: 30_000 } as const;
+const DEFAULT_EXPORT = { maxQueueSize: 16_384, maxExportBatchSize: 2_048, scheduleDelayMs: 5_000, exportTimeoutMs: 30_000 } as const;
 
 /** The semantic-conventions metric the SDK's span processors report to (otel.sdk.*). */
 const PROCESSED = 'otel.sdk.processor.span.processed';

@@ -1,7 +1,8 @@
 /**
  * A real OTLP/HTTP receiver for the span-export tests (protocol http/json): counts the
- * spans of every export request, and can answer slowly (a remote or busy collector) or
- * refuse a number of requests with 400 (a failed export).
+ * spans of every export request, and can answer slowly (a remote or busy collector), and
+ * answer its first requests badly: `refuse` (400, a failed export) or `stall` (never
+ * answered: a hung collector, the exporter times out).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,8 +19,8 @@ export interface OtlpJsonReceiver {
 
 interface ExportRequest { resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[] }
 
-export async function startOtlpJsonReceiver(o: { delayMs?: number; refuseFirst?: number } = {}): Promise<OtlpJsonReceiver> {
-  let refuse = o.refuseFirst ?? 0;
+export async function startOtlpJsonReceiver(o: { delayMs?: number; first?: ('refuse' | 'stall')[] } = {}): Promise<OtlpJsonReceiver> {
+  const first = [...(o.first ?? [])];
   const r = { url: '', spans: 0, requests: 0 } as OtlpJsonReceiver;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -27,8 +28,9 @@ export async function startOtlpJsonReceiver(o: { delayMs?: number; refuseFirst?:
     req.on('end', () => {
       r.requests++;
       const answer = (): void => {
-        if (refuse > 0) {
-          refuse--;
+        const bad = first.shift();
+        if (bad === 'stall') return;
+        if (bad === 'refuse') {
           res.writeHead(400, { 'content-type': 'application/json' }).end('{"code":3,"message":"refused by the test"}');
           return;
         }
