@@ -114,6 +114,15 @@ test('one task, one trace: HTTP submit → send → process → submit and poll 
   assert.equal(link.attributes?.find((a) => a.key === 'solvestream.provider.task_id')?.value.stringValue, attr(poll.span, 'solvestream.provider.task_id'));
   assert.equal(requests[0]!.span.kind, 3, 'CLIENT');
   assert.deepEqual(otherExports, { metrics: 0, logs: 0 }, 'traces only: no OTLP metrics or logs unless asked for');
+  // The messaging spans ARE their script calls (withCallSpan): no ioredis span under them,
+  // and fastify's request span has no `handler - ` child repeating it.
+  const sendResults = inTrace.find((s) => s.span.name === 'send results')!;
+  for (const parent of [send, sendResults]) {
+    // (In parent mode the worker's `process` span is a child of `send`: another process.)
+    const under = inTrace.filter((s) => s.service === parent.service && s.span.parentSpanId && hex(s.span.parentSpanId) === hex(parent.span.spanId));
+    assert.deepEqual(under.map((s) => s.span.name), [], `nothing of ${parent.service} under ${parent.span.name}`);
+  }
+  assert.deepEqual(names.filter((n) => n.includes('handler - ')), [], 'no fastify handler span');
 });
 
 test('secrets stay out of every exported span: the client key in a gateway URL, a proxy password, a webhook token, the provider key', async () => {
@@ -176,7 +185,12 @@ test('metrics are scraped and parsed from the producer, the worker and the super
   assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_task_duration_seconds_bucket{') && k.includes('provider="sim"') && k.includes('type="image"')), 'solve duration by type and provider');
   assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_stream_group_lag{lane="normal"')));
   assert.ok([...w.entries()].some(([k, v]) => k.startsWith('solvestream_provider_request_duration_seconds_count{') && k.includes('provider="sim"') && k.includes('phase="submit"') && v >= 1), 'provider request durations by phase');
+  // Tracing is on here: every service counts the spans it has handed to the exporter.
+  const exportedSpans = (m: Map<string, number>): number =>
+    [...m.entries()].filter(([k]) => k.startsWith('solvestream_trace_spans_total{') && k.includes('outcome="exported"')).reduce((a, [, v]) => a + v, 0);
+  assert.ok(exportedSpans(w) >= 1, 'the worker counted exported spans');
   const p = parse(await (await fetch(`${system.apiUrl}/metrics`)).text());
+  assert.ok(exportedSpans(p) >= 1, 'the producer counted exported spans');
   const created = [...p.entries()].filter(([k]) => k.startsWith('solvestream_tasks_submitted_total{') && k.includes('outcome="created"'));
   assert.ok(created.reduce((a, [, v]) => a + v, 0) >= 1, 'the producer counted the submit');
   const s = parse(await (await fetch(`${system.supervisorUrls[0]}/metrics`)).text());

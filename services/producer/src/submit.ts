@@ -13,7 +13,7 @@
  * it there, and the read path (task-reader.ts) fails it `expireGraceMs` later if no
  * worker did, so every task ends.
  */
-import { endWithError, injectTrace, startSendSpan, withSpan } from '@solvestream/telemetry';
+import { endWithError, injectTrace, startSendSpan, withCallSpan, withSpan } from '@solvestream/telemetry';
 import { createHash } from 'node:crypto';
 import {
   DEFAULT_DEADLINE_SECONDS,
@@ -112,7 +112,7 @@ export class SubmitService {
     let r;
     try {
       // Admission and submit are one script call: a refusal writes nothing, a replay consumes nothing.
-      r = await withSpan(span, () => d.transitions.admitAndSubmit({ entry, idempotencyKey: c.idempotencyKey, projection, now, admission }));
+      r = await withCallSpan(span, () => d.transitions.admitAndSubmit({ entry, idempotencyKey: c.idempotencyKey, projection, now, admission }));
     } catch (err) {
       // Nothing to undo: the script ran whole or not at all, and an open-task record it
       // wrote belongs to a task that exists (a lost reply does not mean a lost task).

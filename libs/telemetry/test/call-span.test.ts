@@ -1,0 +1,58 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type Redis from 'ioredis';
+import type { RedisServer } from '@solvestream/testkit';
+import { injectTrace, startInMemoryTelemetry, startSendSpan, withCallSpan, withSpan } from '../src';
+
+// Its own file (its own process): the SDK starts before ioredis is loaded (the testkit
+// loads it too), so the ioredis instrumentation patches it, as in a service.
+const mem = startInMemoryTelemetry('call-span');
+/* eslint-disable @typescript-eslint/no-require-imports */
+const IORedis = require('ioredis') as typeof import('ioredis').default;
+const { startRedis, waitFor } = require('@solvestream/testkit') as typeof import('@solvestream/testkit');
+/* eslint-enable @typescript-eslint/no-require-imports */
+let server: RedisServer;
+let redis: Redis;
+before(async () => {
+  server = await startRedis();
+  redis = new IORedis(server.url);
+});
+after(async () => {
+  redis.disconnect();
+  await server.stop();
+  await mem.shutdown();
+});
+
+const byName = (name: string) => mem.spans().filter((s) => s.name === name);
+/** The in-memory exporter gets a span a moment after it ends; spans end in order. */
+const exported = (name: string, taskId: string) => waitFor(`span ${name} of ${taskId}`, () =>
+  byName(name).find((s) => s.attributes['messaging.message.conversation_id'] === taskId), { timeoutMs: 5000, intervalMs: 10 });
+
+test('withCallSpan: the Redis call inside makes no span of its own; withSpan: it is a child', async () => {
+  mem.reset();
+  const plain = startSendSpan('ss:{p0}:tasks:normal', 'T1');
+  await withSpan(plain, () => redis.set('k', '1'));
+  plain.end();
+  await exported('send ss:{p0}:tasks:normal', 'T1');
+  const [child] = byName('set');
+  assert.ok(child, 'the instrumentation is live: withSpan gives the command its span');
+  assert.equal(child.parentSpanContext?.spanId, plain.spanContext().spanId);
+
+  const call = startSendSpan('ss:{p0}:tasks:normal', 'T2');
+  const carrier = await withCallSpan(call, async () => {
+    await redis.set('k', '2');
+    return injectTrace();
+  });
+  call.end();
+  await exported('send ss:{p0}:tasks:normal', 'T2');
+  assert.equal(byName('set').length, 1, 'no span for the call inside withCallSpan');
+  assert.equal(carrier.traceparent?.split('-')[2], call.spanContext().spanId, 'injectTrace inside still names the span');
+  assert.equal(byName('send ss:{p0}:tasks:normal').length, 2, 'the call span itself is exported');
+
+  // The suppression ends with the callback.
+  const later = startSendSpan('results', 'T3');
+  await withSpan(later, () => redis.get('k'));
+  later.end();
+  await exported('send results', 'T3');
+  assert.equal(byName('get').length, 1);
+});
