@@ -24,7 +24,7 @@ import { needsSingleGet } from './provider/protocol-v1';
 import { LeaseLostError } from './send-guard';
 import {
   ATTR_POLL_COUNT, ATTR_PROVIDER, ATTR_PROVIDER_TASK_ID, ATTR_TASK_ATTEMPT, ATTR_TASK_ID, ATTR_TASK_TYPE,
-  endWithError, injectTrace, startPhaseSpan, startSendSpan, withCallSpan, withSpan,
+  endWithError, injectTrace, startPhaseSpan, startSendSpan, withCallSpan,
 } from '@solvestream/telemetry';
 import type { ProviderRouter } from './provider/router';
 
