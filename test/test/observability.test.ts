@@ -99,6 +99,10 @@ test('one task, one trace: HTTP submit → send → process → submit and poll 
   assert.match(String(attr(poll.span, 'solvestream.provider.task_id')), /^\d+$/);
   const submitSpan = inTrace.find((s) => s.span.name === 'submit')!;
   assert.equal(attr(submitSpan.span, 'solvestream.provider.name'), 'sim');
+  assert.equal(attr(submitSpan.span, 'solvestream.checkpoint'), 'recorded', 'the submit phase ends with its checkpoint');
+  // The worker's auto-pipelined commands would be filed under whichever task queued a
+  // tick's first command: none of them is a span (untracedCommands).
+  assert.deepEqual(inTrace.filter((s) => s.service === 'worker' && attr(s.span, 'db.system.name') === 'redis').map((s) => s.span.name), [], 'no worker Redis span');
   const processSpan = inTrace.find((s) => s.span.name.startsWith('process '))!;
   assert.equal(processSpan.span.kind, 5, 'CONSUMER');
   assert.equal(attr(processSpan.span, 'messaging.consumer.group.name'), 'workers');

@@ -26,5 +26,7 @@ export const ATTR_TASK_ATTEMPT = 'solvestream.task.attempt';
 export const ATTR_PROVIDER = 'solvestream.provider.name';
 export const ATTR_PROVIDER_TASK_ID = 'solvestream.provider.task_id';
 export const ATTR_POLL_COUNT = 'solvestream.poll.count';
+/** On the `submit` span: what the checkpoint write answered (recorded | stale | terminal). */
+export const ATTR_CHECKPOINT = 'solvestream.checkpoint';
 /** Provider task ids asked for in one (batched) poll request. */
 export const ATTR_POLL_BATCH_SIZE = 'solvestream.poll.batch_size';

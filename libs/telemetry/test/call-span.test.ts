@@ -2,7 +2,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Redis from 'ioredis';
 import type { RedisServer } from '@solvestream/testkit';
-import { injectTrace, startInMemoryTelemetry, startSendSpan, withCallSpan, withSpan } from '../src';
+import { trace } from '@opentelemetry/api';
+import { injectTrace, startInMemoryTelemetry, startPhaseSpan, startSendSpan, untracedCommands, withCallSpan, withSpan } from '../src';
 
 // Its own file (its own process): the SDK starts before ioredis is loaded (the testkit
 // loads it too), so the ioredis instrumentation patches it, as in a service.
@@ -55,4 +56,38 @@ test('withCallSpan: the Redis call inside makes no span of its own; withSpan: it
   later.end();
   await exported('send results', 'T3');
   assert.equal(byName('get').length, 1);
+});
+
+test('an auto-pipelined client files a tick\'s commands under its first caller; untracedCommands makes them no spans', async () => {
+  const run = async (client: Redis, tag: string): Promise<{ a: string; b: string; afterAwait: boolean }> => {
+    const a = startPhaseSpan(`a ${tag}`);
+    const b = startPhaseSpan(`b ${tag}`);
+    // Two callers, two spans, one tick: both commands leave in one pipeline.
+    const [, , sameContext] = await Promise.all([
+      withSpan(a, () => client.set(`ka ${tag}`, '1')),
+      withSpan(b, () => client.set(`kb ${tag}`, '1')),
+      withSpan(b, async () => { await client.get(`kb ${tag}`); return trace.getActiveSpan() === b; }),
+    ]);
+    a.end();
+    b.end();
+    return { a: a.spanContext().spanId, b: b.spanContext().spanId, afterAwait: sameContext };
+  };
+  const piped = new IORedis(server.url, { enableAutoPipelining: true });
+  const untraced = untracedCommands(new IORedis(server.url, { enableAutoPipelining: true }));
+  try {
+    mem.reset();
+    const before = await run(piped, 'traced');
+    await waitFor('the two set spans', () => (byName('set').length === 2 ? true : undefined), { timeoutMs: 5000, intervalMs: 10 });
+    const parents = byName('set').map((s) => s.parentSpanContext?.spanId);
+    assert.deepEqual(parents, [before.a, before.a], 'b\'s command is filed under a: the reason for untracedCommands');
+
+    mem.reset();
+    const after = await run(untraced, 'untraced');
+    assert.ok(after.afterAwait, 'the caller continues in its own context');
+    await waitFor('the caller spans', () => (byName('b untraced').length === 1 ? true : undefined), { timeoutMs: 5000, intervalMs: 10 });
+    assert.deepEqual(mem.spans().filter((s) => s.name === 'set' || s.name === 'get').map((s) => s.name), [], 'no command spans');
+  } finally {
+    piped.disconnect();
+    untraced.disconnect();
+  }
 });

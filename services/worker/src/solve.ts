@@ -23,7 +23,7 @@ import type { Poller } from './provider/poller';
 import { needsSingleGet } from './provider/protocol-v1';
 import { LeaseLostError } from './send-guard';
 import {
-  ATTR_POLL_COUNT, ATTR_PROVIDER, ATTR_PROVIDER_TASK_ID, ATTR_TASK_ATTEMPT, ATTR_TASK_ID, ATTR_TASK_TYPE,
+  ATTR_CHECKPOINT, ATTR_POLL_COUNT, ATTR_PROVIDER, ATTR_PROVIDER_TASK_ID, ATTR_TASK_ATTEMPT, ATTR_TASK_ID, ATTR_TASK_TYPE,
   endWithError, injectTrace, startPhaseSpan, startSendSpan, withCallSpan,
 } from '@solvestream/telemetry';
 import type { ProviderRouter } from './provider/router';
@@ -213,14 +213,23 @@ export async function solveTask(
     providerTaskId = accepted.providerTaskId;
     firstPollAt = d.clock() + d.firstPollDelayMs(entry.type);
     span.setAttributes({ [ATTR_PROVIDER]: provider.client.name, [ATTR_PROVIDER_TASK_ID]: providerTaskId });
-    span.end();
     // Kept here first: if the write below fails, or lands in a Redis that is then wiped,
     // the keeper writes it again so no later delivery pays for this task a second time.
     d.checkpoints?.remember(entry.taskId, { provider: provider.client.name, providerTaskId, attempt: entry.attempt, deadline: entry.deadline });
-    const recorded = await d.transitions.checkpoint({
-      taskId: entry.taskId, provider: provider.client.name, providerTaskId, attempt: entry.attempt,
-      consumer: d.consumer, now: d.clock(),
-    });
+    // The submit phase ends with its checkpoint write (its Redis call has no span of its
+    // own: untracedCommands in main.ts).
+    let recorded: Awaited<ReturnType<typeof d.transitions.checkpoint>>;
+    try {
+      recorded = await d.transitions.checkpoint({
+        taskId: entry.taskId, provider: provider.client.name, providerTaskId, attempt: entry.attempt,
+        consumer: d.consumer, now: d.clock(),
+      });
+    } catch (err) {
+      endWithError(span, 'CHECKPOINT_FAILED', err instanceof Error ? err.message : undefined);
+      throw err;
+    }
+    span.setAttribute(ATTR_CHECKPOINT, recorded);
+    span.end();
     if (recorded === 'recorded') d.checkpoints?.recorded(entry.taskId);
     if (recorded === 'stale') {
       d.logger.warn({ ...at, providerTaskId }, 'lost the lease before the checkpoint; a newer delivery owns this task');
