@@ -93,6 +93,8 @@ test('one task, one trace: HTTP submit → send → process → submit and poll 
   console.log(`trace ${traceId}: ${names.join(', ')}`);
   assert.ok(inTrace.some((s) => s.service === 'producer' && s.span.kind === 2), 'the HTTP server span of the submit is in the trace');
   assert.equal(send.service, 'producer');
+  const request = inTrace.find((s) => s.service === 'producer' && s.span.name === 'request');
+  assert.equal(hex(send.span.parentSpanId ?? ''), hex(request?.span.spanId ?? 'none'), 'send is a child of fastify\'s request span');
   const poll = inTrace.find((s) => s.span.name === 'poll')!;
   assert.equal(attr(poll.span, 'solvestream.task.type'), 'turnstile');
   assert.ok(Number(attr(poll.span, 'solvestream.poll.count')) >= 1);
@@ -189,12 +191,16 @@ test('metrics are scraped and parsed from the producer, the worker and the super
   assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_task_duration_seconds_bucket{') && k.includes('provider="sim"') && k.includes('type="image"')), 'solve duration by type and provider');
   assert.ok([...w.keys()].some((k) => k.startsWith('solvestream_stream_group_lag{lane="normal"')));
   assert.ok([...w.entries()].some(([k, v]) => k.startsWith('solvestream_provider_request_duration_seconds_count{') && k.includes('provider="sim"') && k.includes('phase="submit"') && v >= 1), 'provider request durations by phase');
-  // Tracing is on here: every service counts the spans it has handed to the exporter.
-  const exportedSpans = (m: Map<string, number>): number =>
-    [...m.entries()].filter(([k]) => k.startsWith('solvestream_trace_spans_total{') && k.includes('outcome="exported"')).reduce((a, [, v]) => a + v, 0);
-  assert.ok(exportedSpans(w) >= 1, 'the worker counted exported spans');
+  // Tracing is on here: every service counts the spans its exporter has delivered (after
+  // the export's round trip, so scraped again until they show).
+  const exportedSpans = (url: string, what: string): Promise<number> => waitFor(`${what} counted exported spans`, async () => {
+    const n = [...parse(await (await fetch(url)).text()).entries()]
+      .filter(([k]) => k.startsWith('solvestream_trace_spans_total{') && k.includes('outcome="exported"')).reduce((a, [, v]) => a + v, 0);
+    return n >= 1 ? n : undefined;
+  }, { timeoutMs: 10_000 });
+  await exportedSpans(`${ops}/metrics`, 'the worker');
+  await exportedSpans(`${system.apiUrl}/metrics`, 'the producer');
   const p = parse(await (await fetch(`${system.apiUrl}/metrics`)).text());
-  assert.ok(exportedSpans(p) >= 1, 'the producer counted exported spans');
   const created = [...p.entries()].filter(([k]) => k.startsWith('solvestream_tasks_submitted_total{') && k.includes('outcome="created"'));
   assert.ok(created.reduce((a, [, v]) => a + v, 0) >= 1, 'the producer counted the submit');
   const s = parse(await (await fetch(`${system.supervisorUrls[0]}/metrics`)).text());

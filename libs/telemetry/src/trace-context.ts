@@ -152,7 +152,9 @@ export function withSpan<T>(span: Span, fn: () => T): T {
  * span under it would repeat its timing and end (a script's SHA and first key), and was
  * one span in five of a traced submit and one in six of a traced solve; the messaging
  * span (`send <lane>`, `send results`) says more: which stream, which task, its outcome.
- * `injectTrace` inside still returns `span`'s context.
+ * `injectTrace` inside still returns `span`'s context. For a client WITHOUT
+ * auto-pipelining: on an auto-pipelined one the context of whoever queued a tick's first
+ * command decides for the whole tick (use `untracedCommands` there).
  */
 export function withCallSpan<T>(span: Span, fn: () => T): T {
   if (span === OFF_SPAN) return fn();
@@ -166,14 +168,19 @@ export function withCallSpan<T>(span: Span, fn: () => T): T {
  * under THAT caller's span — in a 5,000-task traced burst, 6,581 of the 6,593 checkpoint
  * and complete spans sat in another task's trace. The callers' own spans time their calls
  * instead (the `submit` phase includes its checkpoint write; `send results` is its call).
- * Commands run in the root context, which the ioredis instrumentation (requireParentSpan)
- * skips at once; the caller's continuation keeps its own context. No-op with tracing off.
+ * Each command runs in a suppressed root context: no parent span to file it under, and
+ * suppressed whatever the instrumentation's `requireParentSpan` says; the caller's
+ * continuation keeps its own context (promises are attached outside `sendCommand`).
+ * Decided per command, so it holds whenever tracing starts. Every ioredis path goes
+ * through the instance's `sendCommand` (pipelines, script NOSCRIPT resends, the offline
+ * queue) except monitor mode, which replaces it; a `duplicate()` is not covered.
  */
 export function untracedCommands<C extends { sendCommand(...args: never[]): unknown }>(client: C): C {
-  if (!tracingActive()) return client;
   const send = client.sendCommand;
+  let untraced: Context | undefined;
   client.sendCommand = function (this: C, ...args: Parameters<C['sendCommand']>) {
-    return context.with(ROOT_CONTEXT, () => send.apply(this, args));
+    if (!tracingActive()) return send.apply(this, args);
+    return context.with((untraced ??= otelCore().suppressTracing(ROOT_CONTEXT)), () => send.apply(this, args));
   } as C['sendCommand'];
   return client;
 }

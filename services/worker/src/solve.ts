@@ -229,7 +229,8 @@ export async function solveTask(
       throw err;
     }
     span.setAttribute(ATTR_CHECKPOINT, recorded);
-    span.end();
+    if (recorded === 'stale') endWithError(span, 'LEASE_LOST');
+    else span.end();
     if (recorded === 'recorded') d.checkpoints?.recorded(entry.taskId);
     if (recorded === 'stale') {
       d.logger.warn({ ...at, providerTaskId }, 'lost the lease before the checkpoint; a newer delivery owns this task');
