@@ -30,6 +30,12 @@
  * Processes: redis-server; the instant provider (lib/instant-provider.ts); per contender
  * a worker process (solvestream: services/worker dist/src/main.js with its production
  * defaults, LOG_LEVEL=warn) and a client process (roles/*.ts) that also measures.
+ *
+ * The contenders of the burst runs (throughput and its tracing variants) and of the paced
+ * runs are up side by side and take turns round by round (runGroup), so a slow stretch of
+ * the shared machine falls on all of them alike; tracing rounds idle until their exports
+ * have left (drainMs) so that CPU lands in their own round. The slow run has a fresh
+ * worker per round.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -41,7 +47,7 @@ import { spawnService, startRedis, waitFor } from '@solvestream/testkit';
 import type { ClientConfig, RoundReport } from './lib/client';
 import { median } from './lib/measure';
 import { eventTimeline, stageLatencies, type EventSpread } from './lib/events';
-import { runContender, spawnRole, type RunOutput, type WorkerLauncher } from './lib/run';
+import { runContender, spawnRole, startContender, type LiveContender, type WorkerLauncher } from './lib/run';
 import { startOtlpSink, type OtlpSink } from './lib/otlp-sink';
 import { NOTES_MARKER, renderMarkdown, renderTable, type Summary } from './lib/report';
 
@@ -55,6 +61,8 @@ const SLOW_TASKS = num('BENCH_SLOW_TASKS', 5000);
 const SLOW_MS = num('BENCH_SLOW_MS', 2000);
 const WORKER_CONCURRENCY = num('BENCH_WORKER_CONCURRENCY', 1000);
 const WARMUP = num('BENCH_WARMUP', 3000);
+/** The export queue's schedule delay (libs/telemetry span-export.ts default; OTEL_BSP_SCHEDULE_DELAY unset). */
+const TRACE_EXPORT_DELAY_MS = 5000;
 /** Share of traces the `tracing.sampled` run keeps (OTEL_TRACES_SAMPLER_ARG). */
 const SAMPLE_RATIO = 0.1;
 const ROOT = resolve(__dirname, '..', '..', '..');
@@ -106,51 +114,98 @@ async function fresh(e: Env): Promise<void> {
   await e.redis.config('RESETSTAT');
 }
 
-async function runAll(e: Env, suites: Set<Suite>, sink: OtlpSink | undefined): Promise<Summary> {
-  const out: Summary['runs'] = {};
-  const only = process.env.BENCH_CONTENDERS?.split(',');
-  const step = async (key: string, label: string, fn: () => Promise<RunOutput>): Promise<void> => {
-    if (only && !only.some((c) => key.startsWith(c))) return;
-    process.stdout.write(`running: ${label} …`);
-    const t0 = Date.now();
-    await fresh(e);
-    const r = await fn();
-    out[key] = r;
+/** One contender of a group: what runs, under which key of the summary. */
+interface Spec {
+  key: string;
+  label: string;
+  worker: WorkerLauncher;
+  client: { role: string; config: ClientConfig; env?: Record<string, string> };
+  /** Tracing contenders: their own sink, so what each exported is its own. */
+  sink?: OtlpSink;
+}
+
+const perTask = (r: RoundReport): string => `${r.tasksPerS.toFixed(0)} tasks/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms; ` +
+  `CPU µs/task: worker ${r.workerCpuUsPerTask.toFixed(0)}, client ${r.clientCpuUsPerTask.toFixed(0)}, redis ${r.redis.cpuUsPerTask.toFixed(0)}`;
+
+/**
+ * Runs a group's contenders side by side: all are started (each warms up alone), then
+ * they take turns round by round (round 1 of each, round 2 of each, …), so every
+ * contender's rounds see the same stretches of a shared machine. Idle contenders block
+ * on their reads (a few Redis commands per second against ≈ 100,000 per round).
+ */
+async function runGroup(e: Env, name: string, specs: Spec[], out: Summary['runs']): Promise<void> {
+  if (!specs.length) return;
+  await fresh(e);
+  process.stdout.write(`${name}: ${specs.map((s) => s.label).join(' | ')}; ${ROUNDS} rounds each, taking turns\n`);
+  const t0 = Date.now();
+  const live: [Spec, LiveContender][] = [];
+  try {
+    for (const s of specs) live.push([s, await startContender(s.worker, s.client)]);
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [s, l] of live) process.stdout.write(`  round ${r + 1}, ${s.label}: ${perTask(await l.round(r))}\n`);
+    }
+  } finally {
+    for (const [s, l] of live) {
+      const run = await l.finish();
+      if (s.sink) run.otlp = { ...s.sink.stats };
+      out[s.key] = run;
+    }
+  }
+  for (const [s] of live) {
+    const r = out[s.key]!;
     const m = (f: (x: RoundReport) => number): number => median(r.rounds.map(f));
-    process.stdout.write(` ${((Date.now() - t0) / 1000).toFixed(0)} s: ${m((x) => x.tasksPerS).toFixed(0)} tasks/s, p50 ${m((x) => x.p50Ms).toFixed(1)} ms, p99 ${m((x) => x.p99Ms).toFixed(1)} ms; ` +
+    process.stdout.write(`${s.label}, median: ${m((x) => x.tasksPerS).toFixed(0)} tasks/s, p50 ${m((x) => x.p50Ms).toFixed(1)} ms, p99 ${m((x) => x.p99Ms).toFixed(1)} ms; ` +
       `CPU µs/task: worker ${m((x) => x.workerCpuUsPerTask).toFixed(0)}, client ${m((x) => x.clientCpuUsPerTask).toFixed(0)}, redis ${m((x) => x.redis.cpuUsPerTask).toFixed(0)}\n` +
       `  Redis per task: ${r.rounds[0]?.redis.top}\n`);
-  };
+  }
+  process.stdout.write(`${name}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+}
+
+async function runAll(e: Env, suites: Set<Suite>): Promise<Summary> {
+  const out: Summary['runs'] = {};
+  const only = process.env.BENCH_CONTENDERS?.split(',');
+  const wanted = (key: string): boolean => !only || only.some((c) => key.startsWith(c));
   const bullWorker = (p: string): ReturnType<typeof roleWorker> => roleWorker('bullmq', { redisUrl: e.redisUrl, prefix: p, providerUrl: e.providerUrl, concurrency: WORKER_CONCURRENCY, pollIntervalMs: 5 });
   const rawWorker = (p: string): ReturnType<typeof roleWorker> => roleWorker('raw', { redisUrl: e.redisUrl, prefix: p });
-  for (const shape of ['burst', 'paced'] as const) {
-    const suite: Suite = shape === 'burst' ? 'throughput' : 'latency';
-    if (!suites.has(suite)) continue;
-    await step(`solvestream.${shape}`, `solvestream ${suite}`, () => runContender(solvestreamWorker(e, 'ss'), { role: 'solvestream', config: load(e, 'ss', shape), env: { SS_TRACING: 'off' } }));
-    const paced = out['solvestream.paced'];
-    if (shape === 'paced' && paced) {
-      paced.stages = await stageLatencies(e.redis, keyspace({ prefix: 'ss' }), RATE * SECONDS);
-      process.stdout.write(`  latency by step, last round, ms (p50 / p99): ${Object.entries(paced.stages).map(([k, v]) => `${k} ${v.p50}/${v.p99}`).join(', ')}\n`);
-    }
-    await step(`bullmq.${shape}`, `BullMQ ${suite}`, () => runContender(bullWorker('bull'), { role: 'bullmq', config: load(e, 'bull', shape) }));
-    await step(`raw.${shape}`, `raw streams loop ${suite}`, () => runContender(rawWorker('raw'), { role: 'raw', config: load(e, 'raw', shape) }));
-  }
-  if (suites.has('tracing') && sink) {
-    const on = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, SS_TRACING: 'on' };
+  const sinks: OtlpSink[] = [];
+  // Tracing on: OTLP/HTTP to a sink of its own; `extra` adds the sampler variables.
+  const traced = async (key: string, label: string, prefix: string, shape: 'burst' | 'paced', extra: Record<string, string> = {}): Promise<Spec> => {
+    const sink = await startOtlpSink();
+    sinks.push(sink);
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, SS_TRACING: 'on', ...extra };
+    // Every round's spans are exported (and their CPU counted) within that round.
+    const drainMs = TRACE_EXPORT_DELAY_MS + 1000;
+    return { key, label, sink, worker: solvestreamWorker(e, prefix, env), client: { role: 'solvestream', config: load(e, prefix, shape, { drainMs }), env } };
+  };
+  try {
     for (const shape of ['burst', 'paced'] as const) {
-      const before = { ...sink.stats };
-      await step(`tracing.${shape}`, `solvestream ${shape === 'burst' ? 'throughput' : 'latency'}, tracing on`, () => runContender(
-        solvestreamWorker(e, 'tr', on), { role: 'solvestream', config: load(e, 'tr', shape), env: on },
-      ));
-      const run = out[`tracing.${shape}`]; // absent when BENCH_CONTENDERS left it out
-      if (run) run.otlp = { requests: sink.stats.requests - before.requests, bytes: sink.stats.bytes - before.bytes };
+      const suite: Suite = shape === 'burst' ? 'throughput' : 'latency';
+      const specs: Spec[] = [];
+      if (suites.has(suite)) {
+        specs.push(
+          { key: `solvestream.${shape}`, label: `solvestream ${suite}`, worker: solvestreamWorker(e, 'ss'), client: { role: 'solvestream', config: load(e, 'ss', shape), env: { SS_TRACING: 'off' } } },
+          { key: `bullmq.${shape}`, label: `BullMQ ${suite}`, worker: bullWorker('bull'), client: { role: 'bullmq', config: load(e, 'bull', shape) } },
+          { key: `raw.${shape}`, label: `raw streams loop ${suite}`, worker: rawWorker('raw'), client: { role: 'raw', config: load(e, 'raw', shape) } },
+        );
+      }
+      if (suites.has('tracing')) {
+        if (wanted(`tracing.${shape}`)) specs.push(await traced(`tracing.${shape}`, `solvestream ${suite}, tracing on`, 'tr', shape));
+        // The standard sampler variables (the SDK reads them): the producer samples 1 trace
+        // in 10 at the HTTP submit, and the worker follows the decision carried in the entry.
+        if (shape === 'burst' && wanted('tracing.sampled')) {
+          specs.push(await traced('tracing.sampled', `solvestream throughput, tracing on, ${SAMPLE_RATIO * 100} % of traces sampled`, 'ts', 'burst',
+            { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(SAMPLE_RATIO) }));
+        }
+      }
+      await runGroup(e, shape === 'burst' ? 'throughput (burst)' : `latency (paced, ${RATE} tasks/s)`, specs.filter((x) => wanted(x.key)), out);
+      const paced = out['solvestream.paced'];
+      if (shape === 'paced' && paced) {
+        paced.stages = await stageLatencies(e.redis, keyspace({ prefix: 'ss' }), RATE * SECONDS);
+        process.stdout.write(`  solvestream latency by step, last round, ms (p50 / p99): ${Object.entries(paced.stages).map(([k, v]) => `${k} ${v.p50}/${v.p99}`).join(', ')}\n`);
+      }
     }
-    // The standard sampler variables (the SDK reads them): the producer samples 1 trace in
-    // 10 at the HTTP submit, and the worker follows the decision carried in the entry.
-    const sampled = { ...on, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(SAMPLE_RATIO) };
-    await step('tracing.sampled', `solvestream throughput, tracing on, ${SAMPLE_RATIO * 100} % of traces sampled`, () => runContender(
-      solvestreamWorker(e, 'ts', sampled), { role: 'solvestream', config: load(e, 'ts', 'burst'), env: sampled },
-    ));
+  } finally {
+    await Promise.all(sinks.map((x) => x.close()));
   }
   if (suites.has('slow')) {
     // A fresh worker process per round: its peak RSS is that round's.
@@ -203,14 +258,13 @@ async function main(): Promise<void> {
   const server = await startRedis();
   const redis = new Redis(server.url);
   const providers = [0, SLOW_MS].map((ms) => spawnRole(`instant provider (${ms} ms)`, 'provider', 'provider', { BENCH_SOLVE_MS: String(ms) }));
-  const sink = suites.has('tracing') ? await startOtlpSink() : undefined;
   try {
     const ports = await Promise.all(providers.map(async (p) => /listening (\d+)/.exec(await p.waitForLine('listening', 10_000))?.[1]));
     const e: Env = { redisUrl: server.url, redis, providerUrl: `http://127.0.0.1:${ports[0]}`, slowProviderUrl: `http://127.0.0.1:${ports[1]}` };
     process.stdout.write(`pipeline benchmark: ${ROUNDS} rounds each; ${TASKS} tasks per throughput round, ${CONCURRENCY} submits outstanding; ` +
       `${RATE} tasks/s × ${SECONDS} s paced; ${SLOW_TASKS} × ${SLOW_MS} ms slow tasks\n`);
     const loadBefore = loadavg().map((x) => x.toFixed(2)).join(', ');
-    const summary = await runAll(e, suites, sink);
+    const summary = await runAll(e, suites);
     summary.machine.loadBefore = loadBefore;
     summary.machine.loadAfter = loadavg().map((x) => x.toFixed(2)).join(', ');
     const table = renderTable(summary);
@@ -226,7 +280,6 @@ async function main(): Promise<void> {
     }
   } finally {
     redis.disconnect();
-    await sink?.close();
     await Promise.all(providers.map((p) => p.stop()));
     await server.stop();
   }

@@ -2,7 +2,9 @@
  * The client side of one contender, run as its own process (`roles/*.ts client`): the
  * orchestrator passes a `ClientConfig` as JSON in BENCH_CLIENT, the client runs a
  * warm-up and then `rounds` measured rounds, and prints one `ROUND <json>` line per
- * round (a `RoundReport`) and `DONE` at the end.
+ * round (a `RoundReport`) and `DONE` at the end. Gated (`gated: true`), it prints
+ * `READY <r>` before round r and starts it on the orchestrator's SIGUSR2, so the rounds
+ * of several live contenders can take turns (lib/run.ts startContender).
  *
  * Each round also takes Redis INFO before and after (commands and CPU per task) and
  * the CPU of this process and of the worker process (`workerPid`) over the round.
@@ -25,6 +27,14 @@ export interface ClientConfig {
   workerPid?: number;
   /** Free-form per contender (e.g. `submitter`). */
   options?: Record<string, string>;
+  /** Wait for the orchestrator's cue before each round (see the module comment). */
+  gated?: boolean;
+  /**
+   * Idle time inside the round's measurement window after the load is done, ms (default
+   * 0). Tracing on: the export queue's last partial batch leaves up to its schedule delay
+   * later (5 s) and is counted in this round, not in the next contender's.
+   */
+  drainMs?: number;
 }
 
 export interface RoundReport extends LoadResult {
@@ -42,6 +52,14 @@ export interface Contender {
   close(): Promise<void>;
 }
 
+/** Prints `READY <r>` and resolves on the next SIGUSR2 (the handler is in place first). */
+function cue(r: number): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGUSR2', () => resolve());
+    process.stdout.write(`READY ${r}\n`);
+  });
+}
+
 export function readClientConfig(): ClientConfig {
   return JSON.parse(process.env.BENCH_CLIENT ?? '{}') as ClientConfig;
 }
@@ -56,6 +74,7 @@ export async function clientMain(make: (cfg: ClientConfig) => Promise<Contender>
   try {
     if (cfg.warmup > 0) await burst(contender.target, tracker, { tasks: cfg.warmup, concurrency: cfg.concurrency ?? 256 });
     for (let r = 0; r < cfg.rounds; r++) {
+      if (cfg.gated) await cue(r);
       tracker = new ResultTracker();
       const a = await redisSnapshot(info);
       const c0 = cpuSelf();
@@ -63,6 +82,7 @@ export async function clientMain(make: (cfg: ClientConfig) => Promise<Contender>
       const load = cfg.shape === 'burst'
         ? await burst(contender.target, tracker, { tasks: cfg.tasks ?? 10_000, concurrency: cfg.concurrency ?? 256 })
         : await paced(contender.target, tracker, { rate: cfg.rate ?? 2000, seconds: cfg.seconds ?? 3 });
+      if (cfg.drainMs) await new Promise((res) => setTimeout(res, cfg.drainMs));
       const w1 = cfg.workerPid ? procCpuS(cfg.workerPid) : 0;
       const c1 = cpuSelf();
       const b = await redisSnapshot(info);

@@ -36,6 +36,19 @@ export interface WorkerLauncher {
   ready?: (p: ServiceProcess) => Promise<unknown>;
 }
 
+/** Races `wait` against either process exiting (a crash must fail the run, not time it out). */
+function watched<T>(wait: Promise<T>, c: ServiceProcess, w: ServiceProcess, role: string): Promise<T> {
+  return Promise.race([
+    wait,
+    c.exited().then(({ code }): never => { throw new Error(`${role} client exited with ${code}:\n${c.lines.slice(-15).join('\n')}`); }),
+    w.exited().then(({ code }): never => { throw new Error(`${w.name} exited with ${code}:\n${w.lines.slice(-15).join('\n')}`); }),
+  ]);
+}
+
+const reports = (c: ServiceProcess): RoundReport[] =>
+  c.lines.filter((l) => l.startsWith('ROUND ')).map((l) => JSON.parse(l.slice(6)) as RoundReport);
+
+/** One contender's worker and client, all its rounds in one go (ungated). */
 export async function runContender(worker: WorkerLauncher, client: { role: string; config: ClientConfig; env?: Record<string, string> }, timeoutMs = 240_000): Promise<RunOutput> {
   const w = worker.start();
   let c: ServiceProcess | undefined;
@@ -44,15 +57,59 @@ export async function runContender(worker: WorkerLauncher, client: { role: strin
     c = spawnRole(`${client.role} client`, client.role, 'client', {
       ...client.env, BENCH_CLIENT: JSON.stringify({ ...client.config, workerPid: w.pid }),
     });
-    await Promise.race([
-      c.waitForLine('DONE', timeoutMs),
-      c.exited().then(({ code }) => { throw new Error(`${client.role} client exited with ${code}:\n${c?.lines.slice(-15).join('\n')}`); }),
-      w.exited().then(({ code }) => { throw new Error(`${w.name} exited with ${code}:\n${w.lines.slice(-15).join('\n')}`); }),
-    ]);
-    const rounds = c.lines.filter((l) => l.startsWith('ROUND ')).map((l) => JSON.parse(l.slice(6)) as RoundReport);
-    return { rounds, workerPeakRssMb: procMemMb(w.pid, 'VmHWM') };
+    await watched(c.waitForLine('DONE', timeoutMs), c, w, client.role);
+    return { rounds: reports(c), workerPeakRssMb: procMemMb(w.pid, 'VmHWM') };
   } finally {
     await c?.stop(10_000);
     await w.stop(15_000);
   }
+}
+
+/** A contender whose processes stay up between its rounds (startContender). */
+export interface LiveContender {
+  /** Runs round `r` (the client waits at `READY r`); resolves with its report. */
+  round(r: number): Promise<RoundReport>;
+  /** Stops both processes; the rounds' reports and the worker's peak RSS. */
+  finish(): Promise<RunOutput>;
+}
+
+/**
+ * Starts a contender's worker and gated client and waits until its warm-up is done
+ * (`READY 0`). Several live contenders then take turns round by round, so a slow minute
+ * on the shared machine lands on every contender's rounds alike instead of on one
+ * contender's whole run (the ratios between contenders were the figures that moved most).
+ */
+export async function startContender(worker: WorkerLauncher, client: { role: string; config: ClientConfig; env?: Record<string, string> }, timeoutMs = 240_000): Promise<LiveContender> {
+  const w = worker.start();
+  let c: ServiceProcess | undefined;
+  try {
+    await (worker.ready ? worker.ready(w) : w.waitForLine('worker ready', 30_000));
+    c = spawnRole(`${client.role} client`, client.role, 'client', {
+      ...client.env, BENCH_CLIENT: JSON.stringify({ ...client.config, workerPid: w.pid, gated: true }),
+    });
+    await watched(c.waitForLine(/^READY 0$/, timeoutMs), c, w, client.role);
+  } catch (err) {
+    await c?.stop(10_000);
+    await w.stop(15_000);
+    throw err;
+  }
+  const live = c;
+  const rounds = client.config.rounds;
+  return {
+    round: async (r) => {
+      live.signal('SIGUSR2');
+      await watched(live.waitForLine(r + 1 < rounds ? new RegExp(`^READY ${r + 1}$`) : 'DONE', timeoutMs), live, w, client.role);
+      const report = reports(live)[r];
+      if (!report) throw new Error(`${client.role} client: no report for round ${r + 1}:\n${live.lines.slice(-15).join('\n')}`);
+      return report;
+    },
+    finish: async () => {
+      try {
+        return { rounds: reports(live), workerPeakRssMb: procMemMb(w.pid, 'VmHWM') };
+      } finally {
+        await live.stop(10_000);
+        await w.stop(15_000);
+      }
+    },
+  };
 }
