@@ -129,7 +129,8 @@ const perTask = (r: RoundReport): string => `${r.tasksPerS.toFixed(0)} tasks/s, 
 
 /**
  * Runs a group's contenders side by side: all are started (each warms up alone), then
- * they take turns round by round (round 1 of each, round 2 of each, …), so every
+ * they take turns round by round (round 1 of each, round 2 of each, …, the order rotated
+ * by one each round), so every
  * contender's rounds see the same stretches of a shared machine. Idle contenders block
  * on their reads (a few Redis commands per second against ≈ 100,000 per round).
  */
@@ -142,7 +143,12 @@ async function runGroup(e: Env, name: string, specs: Spec[], out: Summary['runs'
   try {
     for (const s of specs) live.push([s, await startContender(s.worker, s.client)]);
     for (let r = 0; r < ROUNDS; r++) {
-      for (const [s, l] of live) process.stdout.write(`  round ${r + 1}, ${s.label}: ${perTask(await l.round(r))}\n`);
+      // The order rotates, so no contender always follows the same one (whose leftovers,
+      // e.g. a big heap being collected, would always fall on it).
+      for (let i = 0; i < live.length; i++) {
+        const [s, l] = live[(i + r) % live.length]!;
+        process.stdout.write(`  round ${r + 1}, ${s.label}: ${perTask(await l.round(r))}\n`);
+      }
     }
   } finally {
     for (const [s, l] of live) {
