@@ -22,6 +22,19 @@ function m(s: Summary, key: string, f: (r: RoundReport) => number): number | und
   return run && run.rounds.length ? median(run.rounds.map(f)) : undefined;
 }
 
+/**
+ * `f(a) / f(b)`: the median of the per-round ratios when both runs have the same rounds
+ * (round i of each ran in the same turn, lib/run.ts startContender, so the pairing takes
+ * out how fast the shared machine was in that stretch); else the ratio of the medians.
+ */
+function ratio(s: Summary, a: string, b: string, f: (r: RoundReport) => number): number | undefined {
+  const ra = s.runs[a]?.rounds ?? [];
+  const rb = s.runs[b]?.rounds ?? [];
+  if (!ra.length || !rb.length) return undefined;
+  if (ra.length === rb.length) return median(ra.map((x, i) => f(x) / f(rb[i]!)));
+  return median(ra.map(f)) / median(rb.map(f));
+}
+
 const verdict = (ok: boolean | undefined): string => (ok === undefined ? '' : ok ? 'met' : 'MISSED');
 
 export function rows(s: Summary): Row[] {
@@ -30,8 +43,8 @@ export function rows(s: Summary): Row[] {
   const tput = ['solvestream.burst', 'bullmq.burst', 'raw.burst'].map((k) => m(s, k, (r) => r.tasksPerS));
   const [ss, bull, raw] = tput;
   if (tput.some((x) => x !== undefined)) {
-    const vsBull = ss !== undefined && bull ? ss / bull : undefined;
-    const vsRaw = ss !== undefined && raw ? ss / raw : undefined;
+    const vsBull = bull ? ratio(s, 'solvestream.burst', 'bullmq.burst', (r) => r.tasksPerS) : undefined;
+    const vsRaw = raw ? ratio(s, 'solvestream.burst', 'raw.burst', (r) => r.tasksPerS) : undefined;
     out.push([`throughput, tasks/s (${c.TASKS} tasks, instant provider)`, fmt(ss), fmt(bull), fmt(raw),
       `${fmt(vsBull, 2)}× BullMQ, ${fmt(vsRaw, 2)}× raw`, '≥ 3× BullMQ, ≥ 0.6× raw',
       [verdict(vsBull === undefined ? undefined : vsBull >= 3), verdict(vsRaw === undefined ? undefined : vsRaw >= 0.6)].join(', ')]);
@@ -43,7 +56,7 @@ export function rows(s: Summary): Row[] {
       ['  client process CPU per task, µs (solvestream: incl. the producer)', (r: RoundReport) => r.clientCpuUsPerTask, 0],
     ] as const) {
       const v = ['solvestream.burst', 'bullmq.burst', 'raw.burst'].map((k) => m(s, k, f));
-      out.push([label, fmt(v[0], digits), fmt(v[1], digits), fmt(v[2], digits), v[0] && v[1] ? `${fmt(v[0] / v[1], 2)}× BullMQ` : '', '', '']);
+      out.push([label, fmt(v[0], digits), fmt(v[1], digits), fmt(v[2], digits), v[0] && v[1] ? `${fmt(ratio(s, 'solvestream.burst', 'bullmq.burst', f), 2)}× BullMQ` : '', '', '']);
     }
   }
   const lat = (f: (r: RoundReport) => number): (number | undefined)[] => ['solvestream.paced', 'bullmq.paced', 'raw.paced'].map((k) => m(s, k, f));
@@ -70,9 +83,9 @@ export function rows(s: Summary): Row[] {
   ] as const) {
     const t = m(s, key, (r) => r.tasksPerS);
     if (t === undefined) continue;
-    out.push([`${label}: throughput, tasks/s`, fmt(t), '', '', ss ? `${fmt(t / ss, 2)}× tracing off` : '', '', '']);
+    out.push([`${label}: throughput, tasks/s`, fmt(t), '', '', ss ? `${fmt(ratio(s, key, 'solvestream.burst', (r) => r.tasksPerS), 2)}× tracing off` : '', '', '']);
     const w = m(s, key, (r) => r.workerCpuUsPerTask);
-    out.push(['  worker CPU per task, µs', fmt(w), '', '', w && wOff ? `${fmt(w / wOff, 2)}× tracing off` : '', '', '']);
+    out.push(['  worker CPU per task, µs', fmt(w), '', '', w && wOff ? `${fmt(ratio(s, key, 'solvestream.burst', (r) => r.workerCpuUsPerTask), 2)}× tracing off` : '', '', '']);
   }
   const pOn = m(s, 'tracing.paced', (r) => r.p99Ms);
   if (pOn !== undefined) {
