@@ -48,19 +48,31 @@ function watched<T>(wait: Promise<T>, c: ServiceProcess, w: ServiceProcess, role
 const reports = (c: ServiceProcess): RoundReport[] =>
   c.lines.filter((l) => l.startsWith('ROUND ')).map((l) => JSON.parse(l.slice(6)) as RoundReport);
 
-/** One contender's worker and client, all its rounds in one go (ungated). */
-export async function runContender(worker: WorkerLauncher, client: { role: string; config: ClientConfig; env?: Record<string, string> }, timeoutMs = 240_000): Promise<RunOutput> {
+type ClientSpec = { role: string; config: ClientConfig; env?: Record<string, string> };
+
+/** Starts the worker, waits until it takes tasks, then starts the client against it. */
+async function launch(worker: WorkerLauncher, client: ClientSpec, gated: boolean): Promise<{ w: ServiceProcess; c: ServiceProcess }> {
   const w = worker.start();
-  let c: ServiceProcess | undefined;
   try {
     await (worker.ready ? worker.ready(w) : w.waitForLine('worker ready', 30_000));
-    c = spawnRole(`${client.role} client`, client.role, 'client', {
-      ...client.env, BENCH_CLIENT: JSON.stringify({ ...client.config, workerPid: w.pid }),
-    });
+  } catch (err) {
+    await w.stop(15_000);
+    throw err;
+  }
+  const c = spawnRole(`${client.role} client`, client.role, 'client', {
+    ...client.env, BENCH_CLIENT: JSON.stringify({ ...client.config, workerPid: w.pid, ...(gated ? { gated: true } : {}) }),
+  });
+  return { w, c };
+}
+
+/** One contender's worker and client, all its rounds in one go (ungated). */
+export async function runContender(worker: WorkerLauncher, client: ClientSpec, timeoutMs = 240_000): Promise<RunOutput> {
+  const { w, c } = await launch(worker, client, false);
+  try {
     await watched(c.waitForLine('DONE', timeoutMs), c, w, client.role);
     return { rounds: reports(c), workerPeakRssMb: procMemMb(w.pid, 'VmHWM') };
   } finally {
-    await c?.stop(10_000);
+    await c.stop(10_000);
     await w.stop(15_000);
   }
 }
@@ -79,17 +91,12 @@ export interface LiveContender {
  * on the shared machine lands on every contender's rounds alike instead of on one
  * contender's whole run (the ratios between contenders were the figures that moved most).
  */
-export async function startContender(worker: WorkerLauncher, client: { role: string; config: ClientConfig; env?: Record<string, string> }, timeoutMs = 240_000): Promise<LiveContender> {
-  const w = worker.start();
-  let c: ServiceProcess | undefined;
+export async function startContender(worker: WorkerLauncher, client: ClientSpec, timeoutMs = 240_000): Promise<LiveContender> {
+  const { w, c } = await launch(worker, client, true);
   try {
-    await (worker.ready ? worker.ready(w) : w.waitForLine('worker ready', 30_000));
-    c = spawnRole(`${client.role} client`, client.role, 'client', {
-      ...client.env, BENCH_CLIENT: JSON.stringify({ ...client.config, workerPid: w.pid, gated: true }),
-    });
     await watched(c.waitForLine(/^READY 0$/, timeoutMs), c, w, client.role);
   } catch (err) {
-    await c?.stop(10_000);
+    await c.stop(10_000);
     await w.stop(15_000);
     throw err;
   }
