@@ -100,21 +100,20 @@ export async function startContender(worker: WorkerLauncher, client: ClientSpec,
     await w.stop(15_000);
     throw err;
   }
-  const live = c;
   const rounds = client.config.rounds;
   return {
     round: async (r) => {
-      live.signal('SIGUSR2');
-      await watched(live.waitForLine(r + 1 < rounds ? new RegExp(`^READY ${r + 1}$`) : 'DONE', timeoutMs), live, w, client.role);
-      const report = reports(live)[r];
-      if (!report) throw new Error(`${client.role} client: no report for round ${r + 1}:\n${live.lines.slice(-15).join('\n')}`);
+      c.signal('SIGUSR2');
+      await watched(c.waitForLine(r + 1 < rounds ? new RegExp(`^READY ${r + 1}$`) : 'DONE', timeoutMs), c, w, client.role);
+      const report = reports(c)[r];
+      if (!report) throw new Error(`${client.role} client: no report for round ${r + 1}:\n${c.lines.slice(-15).join('\n')}`);
       return report;
     },
     finish: async () => {
       try {
-        return { rounds: reports(live), workerPeakRssMb: procMemMb(w.pid, 'VmHWM') };
+        return { rounds: reports(c), workerPeakRssMb: procMemMb(w.pid, 'VmHWM') };
       } finally {
-        await live.stop(10_000);
+        await c.stop(10_000);
         await w.stop(15_000);
       }
     },
