@@ -63,7 +63,11 @@ test('npm start runs the whole system; the README curl flow returns a token; Ctr
     assert.equal(code, 0, `Ctrl-C exits cleanly; launcher output:\n${tail()}`);
     await waitFor('every child process to be gone', () => kids.every((k) => !alive(k)), { timeoutMs: 10_000 });
   } finally {
-    if (proc.exitCode === null) proc.kill('SIGKILL');
+    if (proc.exitCode === null) {
+      // A failed assertion must not leave the launcher's children (its Redis) running.
+      for (const k of descendants(proc.pid!)) { try { process.kill(k, 'SIGKILL'); } catch { /* gone */ } }
+      proc.kill('SIGKILL');
+    }
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
