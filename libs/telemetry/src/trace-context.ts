@@ -44,9 +44,9 @@ function tracingActive(): boolean {
  * `@opentelemetry/core`'s suppression switch, loaded on first use: only while tracing is
  * on (the SDK has loaded it by then), so tracing off never pays its ≈ 20 ms / 3 MB.
  */
-let core: typeof import('@opentelemetry/core') | undefined;
+let coreModule: typeof import('@opentelemetry/core') | undefined;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const otelCore = (): typeof import('@opentelemetry/core') => (core ??= require('@opentelemetry/core') as typeof import('@opentelemetry/core'));
+const otelCore = (): typeof import('@opentelemetry/core') => (coreModule ??= require('@opentelemetry/core') as typeof import('@opentelemetry/core'));
 
 /**
  * The W3C fields for `ctx` (default: the active context); empty when tracing is off.
@@ -56,7 +56,9 @@ const otelCore = (): typeof import('@opentelemetry/core') => (core ??= require('
 export function injectTrace(ctx?: Context): TraceCarrier {
   if (!tracingActive()) return {};
   const carrier: Record<string, string> = {};
-  propagation.inject(otelCore().unsuppressTracing(ctx ?? context.active()), carrier);
+  const from = ctx ?? context.active();
+  const core = otelCore();
+  propagation.inject(core.isTracingSuppressed(from) ? core.unsuppressTracing(from) : from, carrier);
   const out: TraceCarrier = {};
   if (carrier.traceparent) out.traceparent = carrier.traceparent;
   if (carrier.tracestate) out.tracestate = carrier.tracestate;
@@ -150,8 +152,8 @@ export function withSpan<T>(span: Span, fn: () => T): T {
  * Runs `fn`, which makes ONE Redis call (a transition script), with `span` active and
  * the auto-instrumentations suppressed inside: `span` stands for that call. The ioredis
  * span under it would repeat its timing and end (a script's SHA and first key), and was
- * one span in five of a traced submit and one in six of a traced solve; the messaging
- * span (`send <lane>`, `send results`) says more: which stream, which task, its outcome.
+ * one span in five of a traced submit; the messaging span (the producer's `send <lane>`)
+ * says more: which stream, which task.
  * `injectTrace` inside still returns `span`'s context. For a client WITHOUT
  * auto-pipelining: on an auto-pipelined one the context of whoever queued a tick's first
  * command decides for the whole tick (use `untracedCommands` there).

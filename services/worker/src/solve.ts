@@ -24,7 +24,7 @@ import { needsSingleGet } from './provider/protocol-v1';
 import { LeaseLostError } from './send-guard';
 import {
   ATTR_CHECKPOINT, ATTR_POLL_COUNT, ATTR_PROVIDER, ATTR_PROVIDER_TASK_ID, ATTR_TASK_ATTEMPT, ATTR_TASK_ID, ATTR_TASK_TYPE,
-  endWithError, injectTrace, startPhaseSpan, startSendSpan, withCallSpan,
+  endWithError, injectTrace, startPhaseSpan, startSendSpan, withSpan,
 } from '@solvestream/telemetry';
 import type { ProviderRouter } from './provider/router';
 
@@ -140,9 +140,10 @@ export async function solveTask(
     const outcome = r.solution ? 'solved' : 'failed';
     report.provider = r.provider;
     // `send results`: the result entry carries this span's context, so readers of the
-    // results stream (long-polls, webhooks) continue the task's trace.
+    // results stream (long-polls, webhooks) continue the task's trace. The span is the
+    // complete call: the worker's command connection makes no Redis spans (main.ts).
     const span = startSendSpan('results', entry.taskId, { 'solvestream.outcome': outcome });
-    const done = await withCallSpan(span, () => d.transitions.complete({
+    const done = await withSpan(span, () => d.transitions.complete({
       result: {
         taskId: entry.taskId, outcome, tenant: entry.tenant, type: entry.type, attempt: entry.attempt,
         completedAt: d.clock(), solution: r.solution, errorCode: r.errorCode, errorMessage: r.errorMessage,
