@@ -1,59 +1,62 @@
 --[[
-  completeTask — record a task's terminal outcome (step 5). First result wins.
-  One atomic step: projection solved|failed (+ TTL), results += entry, events += outcome,
-  XACK + XDEL of the lane entry. A second outcome for a task that already has one
-  (a frozen worker waking up, a redelivery) is recorded as a `duplicate` event, acked,
-  and never published.
+  completeTask — record tasks' terminal outcomes (step 5), a batch in one call. First
+  result wins. Per task, one atomic step: projection solved|failed (+ TTL), results +=
+  entry, events += outcome, XACK + XDEL of the lane entry. A second outcome for a task
+  that already has one (a frozen worker waking up, a redelivery) is recorded as a
+  `duplicate` event, acked, and never published.
+  (One call per batch rather than per task, as claimTask: a batched poll answers many
+  tasks at once, and a script call costs Redis and the client more than the step itself.
+  The tasks of a batch are independent; batching changes nothing a crash could split.)
 
-  KEYS[1]  task:<id>          projection hash
-  KEYS[2]  events             stream
-  KEYS[3]  results            stream
-  KEYS[4]  tasks:<priority>   lane stream the entry was read from
-  ARGV[1]  task id
-  ARGV[2]  lane entry id to ack and delete ('' = nothing to ack)
-  ARGV[3]  consumer group
-  ARGV[4]  now, epoch ms
-  ARGV[5]  outcome: 'solved' | 'failed'
-  ARGV[6]  projection TTL in seconds after the outcome; '0' = keep forever
-  ARGV[7]  events MAXLEN; '0' = never trim
-  ARGV[8]  results MAXLEN; '0' = never trim
-  ARGV[9]  attempt
-  ARGV[10] consumer name
-  ARGV[11 ..] result entry field/value pairs (also written into the projection)
+  Called with a variable key count (numkeys first): 2 + 2 per task.
+  KEYS[1]  events             stream
+  KEYS[2]  results            stream
+  KEYS[2i+1], KEYS[2i+2]  task:<id> (projection hash) and tasks:<priority> (the lane
+                          the entry was read from) of task i
+  ARGV[1]  consumer group
+  ARGV[2]  projection TTL in seconds after the outcome; '0' = keep forever
+  ARGV[3]  events MAXLEN; '0' = never trim
+  ARGV[4]  results MAXLEN; '0' = never trim
+  then per task, in key order:
+    task id, lane entry id to ack and delete ('' = nothing to ack), now (epoch ms),
+    outcome ('solved' | 'failed'), attempt, consumer name,
+    n, then n result entry field/value pairs (also written into the projection)
 
-  Returns  {1, resultEntryId}   this call published the outcome
+  Returns, per task in order:
+           {1, resultEntryId}   this call published the outcome
            {0, status}          DUPLICATE: the task already had an outcome; nothing published
            {-2}                 NO_TASK: no projection; the entry is acked, nothing published
 ]]
-local taskId, entryId, group, now, outcome = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local ttl, eventsMax, resultsMax, attempt, consumer =
-  tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local group, ttl, eventsMax, resultsMax = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local out = {}
+local a = 5
+for k = 3, #KEYS, 2 do
+  local task, lane = KEYS[k], KEYS[k + 1]
+  local taskId, entryId, now, outcome, attempt, consumer, n =
+    ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], tonumber(ARGV[a + 6])
+  local fieldsFrom, fieldsTo = a + 7, a + 6 + 2 * n
+  a = fieldsTo + 1
 
-local function ack()
+  local status = redis.call('HGET', task, 'status')
   if entryId ~= '' then
-    redis.call('XACK', KEYS[4], group, entryId)
-    redis.call('XDEL', KEYS[4], entryId)
+    redis.call('XACK', lane, group, entryId)
+    redis.call('XDEL', lane, entryId)
+  end
+  if not status then
+    out[#out + 1] = {-2}
+  elseif TERMINAL[status] then
+    appendEvent(KEYS[1], eventsMax, taskId, 'duplicate', now,
+      {'stage', 'complete', 'attempt', attempt, 'consumer', consumer, 'outcome', outcome, 'status', status})
+    out[#out + 1] = {0, status}
+  else
+    local result = {}
+    for i = fieldsFrom, fieldsTo do result[#result + 1] = ARGV[i] end
+    local resultId = xadd(KEYS[2], resultsMax, result)
+    redis.call('HSET', task, 'status', outcome, 'resultId', resultId, 'updatedAt', now, unpack(result))
+    redis.call('HDEL', task, 'v', 'task')
+    if ttl > 0 then redis.call('EXPIRE', task, ttl) end
+    appendEvent(KEYS[1], eventsMax, taskId, outcome, now, {'attempt', attempt, 'consumer', consumer, 'result', resultId})
+    out[#out + 1] = {1, resultId}
   end
 end
-
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then
-  ack()
-  return {-2}
-end
-if TERMINAL[status] then
-  ack()
-  appendEvent(KEYS[2], eventsMax, taskId, 'duplicate', now,
-    {'stage', 'complete', 'attempt', attempt, 'consumer', consumer, 'outcome', outcome, 'status', status})
-  return {0, status}
-end
-
-local result = {}
-for i = 11, #ARGV do result[#result + 1] = ARGV[i] end
-local resultId = xadd(KEYS[3], resultsMax, result)
-redis.call('HSET', KEYS[1], 'status', outcome, 'resultId', resultId, 'updatedAt', now, unpack(result))
-redis.call('HDEL', KEYS[1], 'v', 'task')
-if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
-appendEvent(KEYS[2], eventsMax, taskId, outcome, now, {'attempt', attempt, 'consumer', consumer, 'result', resultId})
-ack()
-return {1, resultId}
+return out

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { TransitionError } from './errors';
 import { WORKERS_GROUP, type Keyspace, type Priority } from './keys';
 import type { Mode } from './mode';
@@ -28,9 +28,9 @@ export const ScriptErrorCode = {
 
 const SCRIPTS = {
   submitTask: null, // variable: 8 keys + every lane
-  claimTask: null, // variable: numkeys is the first argument
-  checkpointTask: 2,
-  completeTask: 4,
+  claimTask: null, // variable (batch): numkeys is the first argument
+  checkpointTask: null, // variable (batch)
+  completeTask: null, // variable (batch)
   deadLetterEntry: 3,
   requeueTask: 7,
   promoteTask: 5,
@@ -169,8 +169,11 @@ export interface ClaimBatchInput {
   items: readonly { entry: TaskEntry; entryId: string }[];
 }
 
-/** Most entries per claimTask call. */
-const CLAIM_CHUNK = 200;
+/**
+ * Most tasks per batched script call (claimTask, checkpointTask, completeTask): a call
+ * runs alone in Redis, so a bigger batch would hold up every other client for longer.
+ */
+const BATCH_CHUNK = 200;
 
 export interface CompleteInput {
   result: ResultEntry;
@@ -202,7 +205,7 @@ export class Transitions {
     loadScripts(redis);
   }
 
-  private fn(target: Redis | ChainableCommander, name: ScriptName): ScriptFn {
+  private fn(target: Redis, name: ScriptName): ScriptFn {
     const f = (target as unknown as Record<string, ScriptFn>)[commandName(name)];
     if (!f) throw new Error(`script ${name} not loaded`);
     return f.bind(target);
@@ -273,10 +276,8 @@ export class Transitions {
    * as failed: those entries stay pending and are reclaimed after the lease.)
    */
   async claimBatch({ consumer, now, items }: ClaimBatchInput): Promise<(ClaimResult | Error)[]> {
-    const out: (ClaimResult | Error)[] = [];
-    for (let i = 0; i < items.length; i += CLAIM_CHUNK) {
-      const chunk = items.slice(i, i + CLAIM_CHUNK);
-      const k = this.keys;
+    const k = this.keys;
+    return this.inChunks(items, (chunk) => {
       const keys: string[] = [k.events];
       const args: (string | number)[] = [this.group, consumer, now, this.eventsMaxLen];
       for (const { entry, entryId } of chunk) {
@@ -286,15 +287,30 @@ export class Transitions {
         });
         args.push(entry.taskId, entryId, entry.attempt, rebuild.length / 2, ...rebuild);
       }
+      return this.fn(this.redis, 'claimTask')(keys.length, ...keys, ...args);
+    }, Transitions.claimReply);
+  }
+
+  /**
+   * Runs a batched script over `items`, BATCH_CHUNK per call, one call after the other;
+   * one answer per item, in order. A call that fails gives its Error to each of its items
+   * and to every later one (not sent): the items that did succeed are still reported, so
+   * the caller acts on them. (A script error part-way through one call leaves its
+   * earlier items written but reported as failed; every batched transition is safe to
+   * repeat: a repeat finds the task terminal, stale or already recorded.)
+   */
+  private async inChunks<I, O>(items: readonly I[], call: (chunk: readonly I[]) => Promise<unknown>, map: (reply: unknown) => O | Error): Promise<(O | Error)[]> {
+    const out: (O | Error)[] = [];
+    for (let i = 0; i < items.length; i += BATCH_CHUNK) {
       let replies: unknown[];
       try {
-        replies = (await this.fn(this.redis, 'claimTask')(keys.length, ...keys, ...args)) as unknown[];
+        replies = (await call(items.slice(i, i + BATCH_CHUNK))) as unknown[];
       } catch (err) {
         const e = err instanceof Error ? err : new Error(String(err));
         while (out.length < items.length) out.push(e);
         return out;
       }
-      for (const r of replies) out.push(Transitions.claimReply(r));
+      for (const r of replies) out.push(map(r));
     }
     return out;
   }
@@ -319,34 +335,35 @@ export class Transitions {
    * `stale`: a newer delivery exists (this caller lost its lease) and must stop.
    */
   async checkpoint(input: CheckpointInput): Promise<CheckpointResult> {
-    const k = this.keys;
-    const reply = (await this.fn(this.redis, 'checkpointTask')(
-      k.task(input.taskId), k.events,
-      input.taskId, input.now, input.provider, input.providerTaskId, input.attempt, input.consumer, this.eventsMaxLen,
-    )) as number;
-    if (reply === ScriptErrorCode.NO_TASK) throw new TransitionError('NO_TASK', `task ${input.taskId} has no projection`);
-    if (reply === ScriptErrorCode.STALE) return 'stale';
-    return reply === 1 ? 'recorded' : 'terminal';
+    const [r] = await this.checkpointBatch([input]);
+    if (r instanceof Error || r === undefined) throw r ?? new TransitionError('UNEXPECTED', 'checkpointTask answered nothing');
+    return r;
   }
 
   /**
-   * Writes checkpoints a worker already holds once more, one pipeline for all (reassert
-   * mode of checkpointTask.lua): each is written only where its task names no provider id
-   * yet. Per input, in order: `recorded` (written), `present` (the task already names a
-   * provider id), `terminal`, `missing` (no projection: not restored yet), or the Error
-   * of that call.
+   * Records many provider task ids in one script call per BATCH_CHUNK (checkpointTask.lua):
+   * one answer per input, in order, as `checkpoint` gives it, or the Error of its call
+   * (a task without projection answers a NO_TASK TransitionError).
    */
-  async reassertCheckpoints(inputs: readonly CheckpointInput[]): Promise<(ReassertResult | Error)[]> {
-    if (inputs.length === 0) return [];
-    const k = this.keys;
-    const p = this.redis.pipeline();
-    for (const i of inputs) {
-      this.fn(p, 'checkpointTask')(k.task(i.taskId), k.events, i.taskId, i.now, i.provider, i.providerTaskId, i.attempt, i.consumer, this.eventsMaxLen, '1');
-    }
-    const replies = (await p.exec()) ?? [];
-    return inputs.map((_, n) => {
-      const [err, reply] = replies[n] ?? [new Error('no reply'), null];
-      if (err) return err;
+  checkpointBatch(inputs: readonly CheckpointInput[]): Promise<(CheckpointResult | Error)[]> {
+    return this.runCheckpoints(inputs, false, (reply, n) => {
+      if (reply === ScriptErrorCode.NO_TASK) return new TransitionError('NO_TASK', `task ${inputs[n]?.taskId} has no projection`);
+      if (reply === ScriptErrorCode.STALE) return 'stale';
+      if (reply === 1) return 'recorded';
+      if (reply === 0) return 'terminal';
+      return new TransitionError('UNEXPECTED', `checkpointTask answered ${String(reply)}`);
+    });
+  }
+
+  /**
+   * Writes checkpoints a worker already holds once more (reassert mode of
+   * checkpointTask.lua): each is written only where its task names no provider id yet.
+   * Per input, in order: `recorded` (written), `present` (the task already names a
+   * provider id), `terminal`, `missing` (no projection: not restored yet), or the Error
+   * of its call.
+   */
+  reassertCheckpoints(inputs: readonly CheckpointInput[]): Promise<(ReassertResult | Error)[]> {
+    return this.runCheckpoints(inputs, true, (reply) => {
       switch (reply) {
         case 1: return 'recorded';
         case 2: return 'present';
@@ -355,6 +372,20 @@ export class Transitions {
         default: return new TransitionError('INTERNAL', `checkpointTask (reassert) answered ${String(reply)}`);
       }
     });
+  }
+
+  private runCheckpoints<O>(inputs: readonly CheckpointInput[], reassert: boolean, map: (reply: unknown, index: number) => O | Error): Promise<(O | Error)[]> {
+    const k = this.keys;
+    let n = 0;
+    return this.inChunks(inputs, (chunk) => {
+      const keys: string[] = [k.events];
+      const args: (string | number)[] = [this.eventsMaxLen, reassert ? '1' : '0'];
+      for (const i of chunk) {
+        keys.push(k.task(i.taskId));
+        args.push(i.taskId, i.now, i.provider, i.providerTaskId, i.attempt, i.consumer);
+      }
+      return this.fn(this.redis, 'checkpointTask')(keys.length, ...keys, ...args);
+    }, (reply) => map(reply, n++));
   }
 
   /** Next delivery of a task (reclaim, hand-back, delayed retry) or dead-letter; see requeueTask.lua. */
@@ -393,17 +424,39 @@ export class Transitions {
     return 'dropped';
   }
 
-  async complete({ result, priority, entryId, consumer, now }: CompleteInput): Promise<CompleteResult> {
+  /** Records a task's outcome; first result wins (see completeTask.lua). */
+  async complete(input: CompleteInput): Promise<CompleteResult> {
+    const [r] = await this.completeBatch([input]);
+    if (r instanceof Error || r === undefined) throw r ?? new TransitionError('UNEXPECTED', 'completeTask answered nothing');
+    return r;
+  }
+
+  /**
+   * Records many outcomes in one script call per BATCH_CHUNK (completeTask.lua): one
+   * answer per input, in order, as `complete` gives it, or the Error of its call (a task
+   * without projection answers a NO_TASK TransitionError; its entry is acked).
+   */
+  completeBatch(inputs: readonly CompleteInput[]): Promise<(CompleteResult | Error)[]> {
     const k = this.keys;
-    const reply = (await this.fn(this.redis, 'completeTask')(
-      k.task(result.taskId), k.events, k.results, k.lane(priority),
-      result.taskId, entryId ?? '', this.group, now, result.outcome,
-      this.resultTtl, this.eventsMaxLen, this.resultsMaxLen, result.attempt, consumer,
-      ...encodeResultEntry(result),
-    )) as [number, string?];
-    if (reply[0] === ScriptErrorCode.NO_TASK) throw new TransitionError('NO_TASK', `task ${result.taskId} has no projection`);
-    if (reply[0] === 0) return { published: false, status: String(reply[1]) };
-    return { published: true, resultId: String(reply[1]) };
+    let n = 0;
+    return this.inChunks(inputs, (chunk) => {
+      const keys: string[] = [k.events, k.results];
+      const args: (string | number)[] = [this.group, this.resultTtl, this.eventsMaxLen, this.resultsMaxLen];
+      for (const { result, priority, entryId, consumer, now } of chunk) {
+        keys.push(k.task(result.taskId), k.lane(priority));
+        const fields = encodeResultEntry(result);
+        args.push(result.taskId, entryId ?? '', now, result.outcome, result.attempt, consumer, fields.length / 2);
+        for (const f of fields) args.push(f);
+      }
+      return this.fn(this.redis, 'completeTask')(keys.length, ...keys, ...args);
+    }, (reply): CompleteResult | Error => {
+      const r = reply as [number, string?];
+      const taskId = inputs[n++]?.result.taskId;
+      if (r[0] === ScriptErrorCode.NO_TASK) return new TransitionError('NO_TASK', `task ${taskId} has no projection`);
+      if (r[0] === 0) return { published: false, status: String(r[1]) };
+      if (r[0] === 1) return { published: true, resultId: String(r[1]) };
+      return new TransitionError('UNEXPECTED', `completeTask answered ${JSON.stringify(r)} for task ${taskId}`);
+    });
   }
 
   /**

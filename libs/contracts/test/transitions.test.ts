@@ -292,3 +292,56 @@ test('claimBatch: a failing call reports its Error for its entries and the rest,
   assert.ok(claims.slice(200).every((c) => c instanceof Error && /WRONGTYPE/.test(c.message)));
   await assert.rejects(tr.claim({ entry: entry('B202'), entryId: read[202]!.id, consumer: 'w1', now: 1200 }), /WRONGTYPE/);
 });
+
+test('completeBatch: one call settles a mixed batch — published, duplicate of a finished task, no projection — each as complete would, entries acked', async () => {
+  for (const id of ['K1', 'K2', 'K3', 'K4']) await tr.submit({ entry: entry(id), now: 1000 });
+  const read = await readOne();
+  assert.equal(read.length, 4);
+  await tr.complete({ result: result('K2', { outcome: 'failed', solution: undefined, errorCode: 'X' }), priority: 'normal', consumer: 'w0', now: 1500 });
+  await redis.del(ks.task('K3'));
+  const input = (id: string, i: number, over: Partial<ResultEntry> = {}) =>
+    ({ result: result(id, over), priority: 'normal' as const, entryId: read[i]!.id, consumer: 'w1', now: 2000 + i });
+  const done = await tr.completeBatch([input('K1', 0), input('K2', 1), input('K3', 2), input('K4', 3, { outcome: 'failed', solution: undefined, errorCode: 'ERROR_CAPTCHA_UNSOLVABLE' })]);
+  assert.equal(done.length, 4);
+  assert.ok(!(done[0] instanceof Error) && done[0]?.published);
+  assert.deepEqual(done[1], { published: false, status: 'failed' }, 'the first outcome stands');
+  assert.ok(done[2] instanceof Error && /NO_TASK|no projection/.test(done[2].message) && /K3/.test(done[2].message));
+  assert.ok(!(done[3] instanceof Error) && done[3]?.published);
+  // Exactly one result per task that had a projection; each in its own fields.
+  const results = ((await redis.xrange(ks.results, '-', '+')) as [string, string[]][]).map(([, f]) => decodeResultEntry(f));
+  const byTask = new Map(results.map((r) => [r.ok ? r.value.taskId : '?', r.ok ? r.value : undefined]));
+  assert.equal(results.length, 3);
+  assert.equal(byTask.get('K1')?.solution?.token, 'tok-K1');
+  assert.equal(byTask.get('K2')?.errorCode, 'X');
+  assert.equal(byTask.get('K4')?.errorCode, 'ERROR_CAPTCHA_UNSOLVABLE');
+  const k1 = await readTask(redis, ks, 'K1');
+  assert.deepEqual([k1?.status, k1?.updatedAt], ['solved', 2000]);
+  assert.equal((await readTask(redis, ks, 'K4'))?.status, 'failed');
+  assert.deepEqual(await events('K2'), ['submitted', 'failed', 'duplicate']);
+  assert.deepEqual(await events('K4'), ['submitted', 'failed']);
+  // Every entry of the batch is acked and deleted, the refused ones too.
+  assert.equal((await redis.xpending(ks.lane('normal'), WORKERS_GROUP) as [number])[0], 0);
+  assert.equal(await redis.xlen(ks.lane('normal')), 0);
+  assert.deepEqual(await tr.completeBatch([]), []);
+});
+
+test('checkpointBatch: one call records a mixed batch — recorded, stale (a newer delivery), terminal, no projection — as checkpoint would', async () => {
+  for (const id of ['C1', 'C2', 'C3']) await tr.submit({ entry: entry(id), now: 1000 });
+  const read = await readOne();
+  await tr.claimBatch({ consumer: 'w1', now: 1100, items: read.map((r, i) => ({ entry: entry(['C1', 'C2', 'C3'][i]!), entryId: r.id })) });
+  // C2 was reclaimed and is on its second delivery; C3 already finished.
+  await tr.requeue({ entry: entry('C2'), entryId: read[1]!.id, consumer: 'w1', mode: 'reclaim', reason: 'lease expired', maxFailures: 5, now: 1200 });
+  const [again] = await readOne('w2');
+  await tr.claim({ entry: entry('C2', { attempt: 2 }), entryId: again!.id, consumer: 'w2', now: 1300 });
+  await tr.complete({ result: result('C3'), priority: 'normal', entryId: read[2]!.id, consumer: 'w1', now: 1400 });
+  const cp = (taskId: string, providerTaskId: string) => ({ taskId, provider: 'sim', providerTaskId, attempt: 1, consumer: 'w1', now: 1500 });
+  const got = await tr.checkpointBatch([cp('C1', 'p1'), cp('C2', 'p2'), cp('C3', 'p3'), cp('C4', 'p4')]);
+  assert.deepEqual(got.slice(0, 3), ['recorded', 'stale', 'terminal']);
+  assert.ok(got[3] instanceof Error && /C4/.test(got[3].message));
+  const c1 = await readTask(redis, ks, 'C1');
+  assert.deepEqual([c1?.provider, c1?.providerTaskId], ['sim', 'p1']);
+  assert.equal((await readTask(redis, ks, 'C2'))?.providerTaskId, undefined, 'the live delivery keeps its own checkpoint');
+  assert.deepEqual(await events('C1'), ['submitted', 'claimed', 'provider-submitted']);
+  assert.ok(!(await events('C2')).includes('provider-submitted'));
+  assert.deepEqual(await tr.checkpointBatch([]), []);
+});

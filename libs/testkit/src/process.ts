@@ -23,10 +23,16 @@ export interface ServiceProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Starts `node <entry>` as a real child process with the given environment. */
+/**
+ * Starts `node <entry>` as a real child process with the given environment.
+ * SS_NODE_ARGS (space-separated) adds node flags to every child, for profiling a test or
+ * benchmark run: `SS_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'` (node refuses
+ * --cpu-prof in NODE_OPTIONS).
+ */
 export function spawnService(options: SpawnServiceOptions): ServiceProcess {
   const name = options.name ?? options.entry;
-  const child = spawn(process.execPath, [options.entry], {
+  const nodeArgs = (process.env.SS_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, options.entry], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -38,7 +38,8 @@ export interface SolveDeps {
   providers: ReadonlyMap<string, Provider>;
   /** Picks the provider for a new submit (failover, breakers, balance); see provider/router.ts. */
   router: ProviderRouter;
-  transitions: Transitions;
+  /** The transitions solving makes (the worker batches checkpoint and complete: write-batch.ts). */
+  transitions: Pick<Transitions, 'checkpoint' | 'complete' | 'requeue'>;
   logger: Logger;
   clock: () => number;
   consumer: string;

@@ -42,11 +42,14 @@ import {
   PRIORITIES,
   laneOf,
   type Keyspace,
+  type CheckpointInput,
+  type CompleteInput,
   type StreamEntry,
   type TaskEntry,
 } from '@solvestream/contracts';
 import { LeaseLoss, solveTask, type SolveDeps, type SolveEnd } from './solve';
 import { CheckpointKeeper } from './checkpoint-keeper';
+import { WriteBatch } from './write-batch';
 import { startProcessSpan, withSpan, type ParentMode } from '@solvestream/telemetry';
 import type { WorkerMetrics } from './metrics';
 
@@ -147,8 +150,14 @@ export class Worker {
       consumer: o.consumer, clock: o.solve.clock, intervalMs: o.checkpointCheckMs,
       onReasserted: (n) => o.metrics?.checkpointsReasserted(n),
     });
+    // Checkpoints and completes of one event-loop turn share one script call (write-batch.ts).
+    const checkpoints = new WriteBatch((inputs: CheckpointInput[]) => o.transitions.checkpointBatch(inputs));
+    const completes = new WriteBatch((inputs: CompleteInput[]) => o.transitions.completeBatch(inputs));
+    const transitions: SolveDeps['transitions'] = {
+      checkpoint: checkpoints.run, complete: completes.run, requeue: (i) => o.transitions.requeue(i),
+    };
     this.deps = {
-      ...o.solve, transitions: o.transitions, logger: o.logger, consumer: o.consumer,
+      ...o.solve, transitions, logger: o.logger, consumer: o.consumer,
       isStopping: () => this.state !== 'running', maxFailures: o.maxFailures ?? 5, checkpoints: this.checkpoints,
     };
   }

@@ -66,6 +66,8 @@ export function readClientConfig(): ClientConfig {
 
 export async function clientMain(make: (cfg: ClientConfig) => Promise<Contender>): Promise<void> {
   const cfg = readClientConfig();
+  // Stopped by the orchestrator: exit normally, so that `--cpu-prof` (SS_NODE_ARGS) writes its profile.
+  process.once('SIGTERM', () => process.exit(0));
   const contender = await make(cfg);
   let tracker = new ResultTracker();
   contender.onResult((id) => tracker.result(id));
