@@ -162,7 +162,7 @@ async function runGroup(e: Env, name: string, specs: Spec[], out: Summary['runs'
     const m = (f: (x: RoundReport) => number): number => median(r.rounds.map(f));
     process.stdout.write(`${s.label}, median: ${m((x) => x.tasksPerS).toFixed(0)} tasks/s, p50 ${m((x) => x.p50Ms).toFixed(1)} ms, p99 ${m((x) => x.p99Ms).toFixed(1)} ms; ` +
       `CPU µs/task: worker ${m((x) => x.workerCpuUsPerTask).toFixed(0)}, client ${m((x) => x.clientCpuUsPerTask).toFixed(0)}, redis ${m((x) => x.redis.cpuUsPerTask).toFixed(0)}\n` +
-      `  Redis per task: ${r.rounds[0]?.redis.top}\n`);
+      `  Redis per task: ${r.rounds[0]?.redis.top}; bytes in/out ${m((x) => x.redis.bytesInPerTask).toFixed(0)}/${m((x) => x.redis.bytesOutPerTask).toFixed(0)}\n`);
   }
   process.stdout.write(`${name}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
 }

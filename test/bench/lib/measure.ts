@@ -35,10 +35,13 @@ export interface RedisSnapshot {
   calls: Map<string, number>;
   /** Microseconds spent per command (a script's includes its inner commands). */
   usec: Map<string, number>;
+  /** Bytes Redis read from and wrote to its clients (INFO stats total_net_input_bytes / total_net_output_bytes). */
+  netIn: number;
+  netOut: number;
 }
 
 export async function redisSnapshot(redis: Redis): Promise<RedisSnapshot> {
-  const [cpu, cmd] = await Promise.all([redis.info('cpu'), redis.info('commandstats')]);
+  const [cpu, cmd, stats] = await Promise.all([redis.info('cpu'), redis.info('commandstats'), redis.info('stats')]);
   const num = (text: string, key: string): number => Number(new RegExp(`^${key}:([\\d.]+)`, 'm').exec(text)?.[1] ?? 0);
   const calls = new Map<string, number>();
   const usec = new Map<string, number>();
@@ -46,7 +49,10 @@ export async function redisSnapshot(redis: Redis): Promise<RedisSnapshot> {
     calls.set(m[1] as string, Number(m[2]));
     usec.set(m[1] as string, Number(m[3]));
   }
-  return { cpuS: num(cpu, 'used_cpu_user') + num(cpu, 'used_cpu_sys'), calls, usec };
+  return {
+    cpuS: num(cpu, 'used_cpu_user') + num(cpu, 'used_cpu_sys'), calls, usec,
+    netIn: num(stats, 'total_net_input_bytes'), netOut: num(stats, 'total_net_output_bytes'),
+  };
 }
 
 export interface RedisCost {
@@ -56,6 +62,9 @@ export interface RedisCost {
   commandsPerTask: number;
   /** Script calls (EVALSHA/EVAL) per task. */
   scriptsPerTask: number;
+  /** Bytes sent to Redis per task by every client (commands and their arguments), and read back (replies). */
+  bytesInPerTask: number;
+  bytesOutPerTask: number;
   /** The most frequent commands per task with their µs per task (a script's µs include its inner commands'), e.g. `xadd 3.00 (4.1 µs)`. */
   top: string;
 }
@@ -70,6 +79,8 @@ export function redisCost(a: RedisSnapshot, b: RedisSnapshot, tasks: number): Re
     cpuUsPerTask: per((b.cpuS - a.cpuS) * 1e6),
     commandsPerTask: per(total),
     scriptsPerTask: per(scripts),
+    bytesInPerTask: per(b.netIn - a.netIn),
+    bytesOutPerTask: per(b.netOut - a.netOut),
     top: diffs.sort((x, y) => y[1] - x[1]).slice(0, 8).map(([k, v]) => `${k} ${per(v).toFixed(2)} (${per(us(k)).toFixed(1)} µs)`).join(', '),
   };
 }

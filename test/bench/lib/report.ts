@@ -52,6 +52,9 @@ export function rows(s: Summary): Row[] {
       ['  Redis CPU per task, µs', (r: RoundReport) => r.redis.cpuUsPerTask, 1],
       ['  Redis commands per task (incl. inside scripts)', (r: RoundReport) => r.redis.commandsPerTask, 1],
       ['  Lua script calls per task', (r: RoundReport) => r.redis.scriptsPerTask, 2],
+      // Older reports (benchmarks.json before these were measured) have no byte counts: NaN prints as –.
+      ['  bytes to Redis per task (commands)', (r: RoundReport) => r.redis.bytesInPerTask ?? NaN, 0],
+      ['  bytes from Redis per task (replies)', (r: RoundReport) => r.redis.bytesOutPerTask ?? NaN, 0],
       ['  worker process CPU per task, µs', (r: RoundReport) => r.workerCpuUsPerTask, 0],
       ['  client process CPU per task, µs (solvestream: incl. the producer)', (r: RoundReport) => r.clientCpuUsPerTask, 0],
     ] as const) {
