@@ -17,9 +17,17 @@
  *                        └──── close() ──▶ stopped
  *
  *   running: every `claimEveryMs` XAUTOCLAIM entries idle past `claimIdleMs`; then
- *   XREADGROUP COUNT n BLOCK blockMs `>`; handle the batch. NOGROUP (a wiped Redis)
- *   recreates the group. The group starts at `0` when first created, so outcomes
- *   already in the stream are counted once.
+ *   XREADGROUP COUNT n BLOCK blockMs `>`; handle the batch; after a batch that was not
+ *   full, linger `lingerMs` before the next read. NOGROUP (a wiped Redis) recreates the
+ *   group. The group starts at `0` when first created, so outcomes already in the
+ *   stream are counted once.
+ *
+ * Why linger: nothing here is on a client's path (long-polls and SSE are woken by the
+ * results listener), and without it a steady trickle of results cost one blocking read,
+ * one pipeline and one MULTI per result. Lingering 50 ms gathers a batch (100 results at
+ * 2,000 tasks/s) for the same three round trips. The price: counts, the release of a
+ * tenant's open-task slot (its admission cap) and the scheduling of a webhook come up to
+ * `lingerMs` later. A full batch means a backlog: the next read goes out at once.
  *
  * Uses its own `blocking` connection, which it owns and disconnects on close.
  */
@@ -39,6 +47,8 @@ export interface DispatcherOptions {
   /** Entries pending this long (their instance died) are taken over, ms. Default 60,000. */
   claimIdleMs?: number;
   claimEveryMs?: number;
+  /** Pause after a batch that was not full before the next read, ms (see the module comment). Default 50; 0 = none. */
+  lingerMs?: number;
 }
 
 export interface DispatcherStats {
@@ -55,7 +65,7 @@ export class ResultsDispatcher {
   private lastClaim = 0;
 
   constructor(o: DispatcherOptions) {
-    this.o = { blockMs: 2_000, count: 200, claimIdleMs: 60_000, claimEveryMs: 10_000, clock: Date.now, ...o };
+    this.o = { blockMs: 2_000, count: 200, claimIdleMs: 60_000, claimEveryMs: 10_000, lingerMs: 50, clock: Date.now, ...o };
   }
 
   start(): this {
@@ -101,9 +111,11 @@ export class ResultsDispatcher {
           await this.handle(claimed[1].map(([id, fields]) => ({ stream: this.o.keys.results, id, fields })));
         }
         const reply = await this.o.redis.xreadgroup('GROUP', RESULTS_GROUP, this.o.consumer, 'COUNT', this.o.count, 'BLOCK', this.o.blockMs, 'STREAMS', this.o.keys.results, '>');
-        await this.handle(flattenReadReply(reply));
+        const batch = flattenReadReply(reply);
+        await this.handle(batch);
         failures = 0;
         if (this.stats.state === 'backing-off') this.stats.state = 'running';
+        if (batch.length < this.o.count && this.o.lingerMs > 0) await this.sleep(this.o.lingerMs);
       } catch (err) {
         if (this.isStopped()) break;
         if (err instanceof Error && err.message.includes('NOGROUP')) grouped = false;

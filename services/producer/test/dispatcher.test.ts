@@ -1,0 +1,72 @@
+/**
+ * The results dispatcher's read pacing against a real Redis: a trickle of results is
+ * handled in a few batches (it lingers after a short batch), a backlog is read without
+ * lingering, and every result is handled once either way.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Redis from 'ioredis';
+import { startRedis, waitFor, type RedisServer } from '@solvestream/testkit';
+import { createLogger, createRedis } from '@solvestream/core';
+import { encodeResultEntry, keyspace } from '@solvestream/contracts';
+import { ResultsDispatcher } from '../src/delivery/dispatcher';
+
+let server: RedisServer;
+let redis: Redis;
+const logger = createLogger({ service: 'dispatcher-test', level: 'silent' });
+
+before(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url);
+});
+after(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+const addResult = (prefix: string, i: number): Promise<unknown> => redis.xadd(keyspace({ prefix }).results, '*', ...encodeResultEntry({
+  taskId: `t${i}`, outcome: 'solved', tenant: 'acme', type: 'turnstile', attempt: 1, completedAt: Date.now(), solution: { token: 'tok' }, trace: {},
+}));
+
+/** XREADGROUP calls Redis has served so far. */
+async function reads(): Promise<number> {
+  return Number(/cmdstat_xreadgroup:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+}
+
+function dispatcher(prefix: string, o: { lingerMs: number; count?: number }): ResultsDispatcher {
+  return new ResultsDispatcher({
+    redis: createRedis({ url: server.url, name: `dispatch-${prefix}`, role: 'blocking' }), keys: keyspace({ prefix }), logger,
+    consumer: 'p1', blockMs: 1_000, ...o,
+  }).start();
+}
+
+test('a trickle of results is handled in a few batches when lingering, one read per result without', async () => {
+  const counted = async (prefix: string, lingerMs: number): Promise<number> => {
+    const d = dispatcher(prefix, { lingerMs });
+    await waitFor('the dispatcher blocks on its first read', async () => (await reads()) > 0 && d.stats.state === 'running');
+    const before = await reads();
+    for (let i = 0; i < 20; i++) {
+      await addResult(prefix, i);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await waitFor('all 20 counted', async () => (await redis.hget(keyspace({ prefix }).stats, 'solved')) === '20', { timeoutMs: 10_000 });
+    const n = (await reads()) - before;
+    await d.close();
+    assert.equal(d.stats.handled, 20);
+    return n;
+  };
+  const lingering = await counted('linger', 400);
+  const eager = await counted('eager', 0);
+  // 20 results 10 ms apart (≥ 200 ms): lingering 400 ms takes them in 2-3 reads; without, each wakes a read.
+  assert.ok(lingering <= 4, `lingering: ${lingering} reads for 20 results`);
+  assert.ok(eager >= 10, `without lingering: ${eager} reads for 20 results`);
+});
+
+test('a backlog is read batch after batch without lingering (a full batch means more are waiting)', async () => {
+  for (let i = 0; i < 23; i++) await addResult('backlog', i);
+  // count 5: four full batches, then a short one (3). A linger after a full batch would take minutes.
+  const d = dispatcher('backlog', { lingerMs: 120_000, count: 5 });
+  await waitFor('all 23 counted', async () => (await redis.hget(keyspace({ prefix: 'backlog' }).stats, 'solved')) === '23', { timeoutMs: 10_000 });
+  assert.equal(d.stats.handled, 23);
+  await d.close(); // a lingering dispatcher still closes at once
+});
