@@ -3,39 +3,28 @@
  * handled in a few batches (it lingers after a short batch), a backlog is read without
  * lingering, and every result is handled once either way.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Redis from 'ioredis';
-import { startRedis, waitFor, type RedisServer } from '@solvestream/testkit';
+import { useRedis, waitFor } from '@solvestream/testkit';
 import { createLogger, createRedis } from '@solvestream/core';
 import { encodeResultEntry, keyspace } from '@solvestream/contracts';
 import { ResultsDispatcher } from '../src/delivery/dispatcher';
 
-let server: RedisServer;
-let redis: Redis;
+const fx = useRedis();
 const logger = createLogger({ service: 'dispatcher-test', level: 'silent' });
 
-before(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
-});
-
-const addResult = (prefix: string, i: number): Promise<unknown> => redis.xadd(keyspace({ prefix }).results, '*', ...encodeResultEntry({
+const addResult = (prefix: string, i: number): Promise<unknown> => fx.redis.xadd(keyspace({ prefix }).results, '*', ...encodeResultEntry({
   taskId: `t${i}`, outcome: 'solved', tenant: 'acme', type: 'turnstile', attempt: 1, completedAt: Date.now(), solution: { token: 'tok' }, trace: {},
 }));
 
 /** XREADGROUP calls Redis has served so far. */
 async function reads(): Promise<number> {
-  return Number(/cmdstat_xreadgroup:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+  return Number(/cmdstat_xreadgroup:calls=(\d+)/.exec(await fx.redis.info('commandstats'))?.[1] ?? 0);
 }
 
 function dispatcher(prefix: string, o: { lingerMs: number; count?: number }): ResultsDispatcher {
   return new ResultsDispatcher({
-    redis: createRedis({ url: server.url, name: `dispatch-${prefix}`, role: 'blocking' }), keys: keyspace({ prefix }), logger,
+    redis: createRedis({ url: fx.server.url, name: `dispatch-${prefix}`, role: 'blocking' }), keys: keyspace({ prefix }), logger,
     consumer: 'p1', blockMs: 1_000, ...o,
   }).start();
 }
@@ -49,7 +38,7 @@ test('a trickle of results is handled in a few batches when lingering, one read 
       await addResult(prefix, i);
       await new Promise((r) => setTimeout(r, 10));
     }
-    await waitFor('all 20 counted', async () => (await redis.hget(keyspace({ prefix }).stats, 'solved')) === '20', { timeoutMs: 10_000 });
+    await waitFor('all 20 counted', async () => (await fx.redis.hget(keyspace({ prefix }).stats, 'solved')) === '20', { timeoutMs: 10_000 });
     const n = (await reads()) - before;
     await d.close();
     assert.equal(d.stats.handled, 20);
@@ -66,7 +55,7 @@ test('a backlog is read batch after batch without lingering (a full batch means 
   for (let i = 0; i < 23; i++) await addResult('backlog', i);
   // count 5: four full batches, then a short one (3). A linger after a full batch would take minutes.
   const d = dispatcher('backlog', { lingerMs: 120_000, count: 5 });
-  await waitFor('all 23 counted', async () => (await redis.hget(keyspace({ prefix: 'backlog' }).stats, 'solved')) === '23', { timeoutMs: 10_000 });
+  await waitFor('all 23 counted', async () => (await fx.redis.hget(keyspace({ prefix: 'backlog' }).stats, 'solved')) === '23', { timeoutMs: 10_000 });
   assert.equal(d.stats.handled, 23);
   await d.close(); // a lingering dispatcher still closes at once
 });

@@ -3,30 +3,26 @@
  * event-loop turn go out in one script call, and each caller gets exactly what its own
  * call of the transition would have answered (an error only to its own caller).
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Redis from 'ioredis';
-import { startRedis, type RedisServer } from '@solvestream/testkit';
+import type Redis from 'ioredis';
+import { useRedis } from '@solvestream/testkit';
 import {
   ensureWorkerGroups, flattenReadReply, keyspace, readTask, Transitions, WORKERS_GROUP,
   type CheckpointInput, type CompleteInput, type TaskEntry,
 } from '@solvestream/contracts';
 import { WriteBatch } from '../src/write-batch';
 
-let server: RedisServer;
 let redis: Redis;
 const ks = keyspace({ prefix: 'wb' });
 let tr: Transitions;
 
-before(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-  tr = new Transitions(redis, ks);
-  await ensureWorkerGroups(redis, ks);
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
+useRedis({
+  setup: (client) => {
+    redis = client;
+    tr = new Transitions(redis, ks);
+  },
+  reset: (client) => ensureWorkerGroups(client, ks),
 });
 
 /** Script calls Redis has run so far (EVALSHA + EVAL). */
