@@ -8,11 +8,12 @@
   tasks at once, and a script call costs Redis and the client more than the step itself.
   The tasks of a batch are independent; batching changes nothing a crash could split.)
 
-  Called with a variable key count (numkeys first): 2 + 2 per task.
+  Called with a variable key count (numkeys first): 2 + 3 per task.
   KEYS[1]  events             stream
   KEYS[2]  results            stream
-  KEYS[2i+1], KEYS[2i+2]  task:<id> (projection hash) and tasks:<priority> (the lane
-                          the entry was read from) of task i
+  KEYS[3i], KEYS[3i+1], KEYS[3i+2]  of task i (from 1): task:<id> (projection hash),
+                          tasks:<priority> (the lane the entry was read from) and
+                          open:<tenant> (the tenant's open tasks, sorted set)
   ARGV[1]  consumer group
   ARGV[2]  projection TTL in seconds after the outcome; '0' = keep forever
   ARGV[3]  events MAXLEN; '0' = never trim
@@ -30,21 +31,26 @@
 local group, ttl, eventsMax, resultsMax = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local out = {}
 local a = 5
-for k = 3, #KEYS, 2 do
-  local task, lane = KEYS[k], KEYS[k + 1]
+for k = 3, #KEYS, 3 do
+  local task, lane, open = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local taskId, entryId, now, outcome, attempt, consumer, n =
     ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], tonumber(ARGV[a + 6])
   local fieldsFrom, fieldsTo = a + 7, a + 6 + 2 * n
   a = fieldsTo + 1
 
-  local status = redis.call('HGET', task, 'status')
-  if entryId ~= '' then
-    redis.call('XACK', lane, group, entryId)
-    redis.call('XDEL', lane, entryId)
+  local function ack()
+    if entryId ~= '' then
+      redis.call('XACK', lane, group, entryId)
+      redis.call('XDEL', lane, entryId)
+    end
   end
+
+  local status = redis.call('HGET', task, 'status')
   if not status then
+    ack()
     out[#out + 1] = {-2}
   elseif TERMINAL[status] then
+    ack()
     appendEvent(KEYS[1], eventsMax, taskId, 'duplicate', now,
       {'stage', 'complete', 'attempt', attempt, 'consumer', consumer, 'outcome', outcome, 'status', status})
     out[#out + 1] = {0, status}
@@ -56,6 +62,8 @@ for k = 3, #KEYS, 2 do
     redis.call('HDEL', task, 'v', 'task')
     if ttl > 0 then redis.call('EXPIRE', task, ttl) end
     appendEvent(KEYS[1], eventsMax, taskId, outcome, now, {'attempt', attempt, 'consumer', consumer, 'result', resultId})
+    redis.call('ZREM', open, taskId)
+    ack()
     out[#out + 1] = {1, resultId}
   end
 end

@@ -443,7 +443,7 @@ export class Transitions {
       const keys: string[] = [k.events, k.results];
       const args: (string | number)[] = [this.group, this.resultTtl, this.eventsMaxLen, this.resultsMaxLen];
       for (const { result, priority, entryId, consumer, now } of chunk) {
-        keys.push(k.task(result.taskId), k.lane(priority));
+        keys.push(k.task(result.taskId), k.lane(priority), k.openTasks(result.tenant));
         const fields = encodeResultEntry(result);
         args.push(result.taskId, entryId ?? '', now, result.outcome, result.attempt, consumer, fields.length / 2);
         for (const f of fields) args.push(f);

@@ -301,7 +301,9 @@ test('completeBatch: one call settles a mixed batch — published, duplicate of 
   await redis.del(ks.task('K3'));
   const input = (id: string, i: number, over: Partial<ResultEntry> = {}) =>
     ({ result: result(id, over), priority: 'normal' as const, entryId: read[i]!.id, consumer: 'w1', now: 2000 + i });
+  await redis.zadd(ks.openTasks('acme'), 999_999, 'K1', 999_999, 'K4', 999_999, 'other'); // admitted as open
   const done = await tr.completeBatch([input('K1', 0), input('K2', 1), input('K3', 2), input('K4', 3, { outcome: 'failed', solution: undefined, errorCode: 'ERROR_CAPTCHA_UNSOLVABLE' })]);
+  assert.deepEqual(await redis.zrange(ks.openTasks('acme'), '0', '-1'), ['other'], 'a published outcome frees its open-task slot');
   assert.equal(done.length, 4);
   assert.ok(!(done[0] instanceof Error) && done[0]?.published);
   assert.deepEqual(done[1], { published: false, status: 'failed' }, 'the first outcome stands');
@@ -344,4 +346,19 @@ test('checkpointBatch: one call records a mixed batch — recorded, stale (a new
   assert.deepEqual(await events('C1'), ['submitted', 'claimed', 'provider-submitted']);
   assert.ok(!(await events('C2')).includes('provider-submitted'));
   assert.deepEqual(await tr.checkpointBatch([]), []);
+});
+
+test('complete: a write that fails leaves the entry pending for a reclaim (the ack comes last), and the task open', async () => {
+  await tr.submit({ entry: entry('W1'), now: 1000 });
+  const [read] = await readOne();
+  await tr.claim({ entry: entry('W1'), entryId: read!.id, consumer: 'w1', now: 1100 });
+  await redis.zadd(ks.openTasks('acme'), '999999', 'W1');
+  await redis.del(ks.results);
+  await redis.set(ks.results, 'not a stream'); // the result's XADD fails
+  await assert.rejects(tr.complete({ result: result('W1'), priority: 'normal', entryId: read!.id, consumer: 'w1', now: 2000 }), /WRONGTYPE/);
+  const pending = (await redis.xpending(ks.lane('normal'), WORKERS_GROUP, '-', '+', 10)) as [string, string, number, number][];
+  assert.deepEqual(pending.map((p) => p[0]), [read!.id], 'still pending: the supervisor reclaims it after the lease');
+  assert.equal((await redis.xrange(ks.lane('normal'), read!.id, read!.id)).length, 1, 'and its payload is still there');
+  assert.equal((await readTask(redis, ks, 'W1'))?.status, 'active');
+  assert.equal(await redis.zscore(ks.openTasks('acme'), 'W1'), '999999');
 });

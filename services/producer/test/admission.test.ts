@@ -13,6 +13,7 @@ import { completeTask, startHarness, VALID_PARAMS, type Harness } from './harnes
 
 const CAPPED = 'cccccccccccccccccccccccccccccc01';
 const LIMITED = 'cccccccccccccccccccccccccccccc02';
+const SINGLE = 'cccccccccccccccccccccccccccccc03';
 
 let h: Harness;
 before(async () => {
@@ -20,6 +21,7 @@ before(async () => {
     tenants: [
       { id: 'capped', keys: [hashKey(CAPPED)], maxOpen: 2 },
       { id: 'limited', keys: [hashKey(LIMITED)], ratePerSecond: 1, burst: 2 },
+      { id: 'single', keys: [hashKey(SINGLE)], maxOpen: 1 },
     ],
   });
   h = await startHarness({ staticTenants: parseStaticTenants(doc, 'TENANTS_JSON'), dispatcher: true, app: { maxQueueDepth: 50 } });
@@ -73,6 +75,18 @@ test("a tenant's open-task cap: 429 TENANT_QUEUE_FULL / ERROR_NO_SLOT_AVAILABLE 
   await completeTask(h, a.json.id);
   await waitFor('the dispatcher releases the slot', async () => (await h.worker.zscore(h.keys.openTasks('capped'), a.json.id)) === null);
   assert.equal((await post(CAPPED)).status, 202);
+});
+
+test('a client at its cap that submits again as soon as it reads the result is never refused: the complete step frees the slot', async () => {
+  // The results dispatcher releases slots too, but up to its linger (50 ms) later: a
+  // closed-loop client would be refused about every other time if only it did.
+  for (let i = 0; i < 20; i++) {
+    const next = await post(SINGLE);
+    assert.equal(next.status, 202, `submit ${i + 1}: ${JSON.stringify(next.json)}`);
+    await completeTask(h, next.json.id);
+    const read = await h.app.inject({ method: 'GET', url: `/v1/tasks/${next.json.id}?wait=5`, headers: { authorization: `Bearer ${SINGLE}` } });
+    assert.equal(read.json().status, 'solved');
+  }
 });
 
 test('a tenant rate: a burst of 2 then 1/s, 429 RATE_LIMITED with Retry-After; MAX_USER_TURN on the gateway', async () => {

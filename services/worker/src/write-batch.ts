@@ -8,6 +8,10 @@
  * a lone call goes out one turn later, a few microseconds under load; and a batch in
  * flight does not hold the next one back.
  *
+ * A call that fails (Redis unreachable, a script error) rejects every caller of its turn:
+ * their tasks stay pending and are resumed from their checkpoints after the lease, as
+ * when one call per task failed.
+ *
  * Why: a batched poll (res.php?ids=…) answers up to 100 tasks at once and their
  * completes all start in the same turn; submits answered in the same turn share their
  * checkpoint call the same way. One script call per task cost both the worker (a command
@@ -34,7 +38,9 @@ export class WriteBatch<I, O> {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
-    this.send(batch.map((b) => b.input)).then(
+    // Through a promise, so that even a `send` that throws at once rejects its callers
+    // instead of escaping setImmediate as an uncaught exception.
+    Promise.resolve().then(() => this.send(batch.map((b) => b.input))).then(
       (outs) => batch.forEach((b, i) => {
         const o = outs[i];
         if (o instanceof Error) b.reject(o);

@@ -83,6 +83,9 @@ test('a failed batch call rejects every caller of that turn with its error; the 
   const second = await Promise.allSettled([batch.run(3), batch.run(-1), batch.run(4)]);
   assert.deepEqual(second.map((r) => (r.status === 'fulfilled' ? r.value : 'rejected')), [6, 'rejected', 8]);
   assert.equal(calls, 2);
+  // A send that throws at once rejects its turn (nothing escapes as an uncaught exception).
+  const throwing = new WriteBatch((): Promise<number[]> => { throw new Error('thrown at once'); });
+  await assert.rejects(throwing.run(1), /thrown at once/);
   // An answer short of its inputs rejects the callers it left out instead of leaving them hanging.
   const short = new WriteBatch(async (inputs: number[]) => inputs.slice(1));
   const r = await Promise.allSettled([short.run(1), short.run(2)]);
