@@ -7,6 +7,8 @@
  *   npm run bench                                   (root: build, then every workspace's bench)
  *   npm run bench -w @solvestream/system-tests      (this suite, then reclaim.ts)
  *   node dist/bench/pipeline.js [throughput] [latency] [slow] [tracing]   (a subset)
+ *   node dist/bench/pipeline.js render          (docs/benchmarks.md again from benchmarks.json, no run:
+ *                                                after a change to the report's format)
  *
  * Sub-benchmarks (Redis commands and CPU per task come with every round):
  *
@@ -258,7 +260,21 @@ function machine(): Summary['machine'] {
   };
 }
 
+/** Writes the table and docs/benchmarks.md beside the JSON; the hand-written notes after NOTES_MARKER are kept. */
+function writeReport(summary: Summary): string {
+  const table = renderTable(summary);
+  const md = resolve(OUT_JSON, '..', 'benchmarks.md');
+  const old = existsSync(md) ? readFileSync(md, 'utf8') : '';
+  const notes = old.includes(NOTES_MARKER) ? old.slice(old.indexOf(NOTES_MARKER) + NOTES_MARKER.length + 1) : '';
+  writeFileSync(md, renderMarkdown(summary, table, notes));
+  return table;
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'render') {
+    process.stdout.write(`${writeReport(JSON.parse(readFileSync(OUT_JSON, 'utf8')) as Summary)}\n\nwritten: benchmarks.md beside ${OUT_JSON}\n`);
+    return;
+  }
   const picked = process.argv.slice(2).filter((a): a is Suite => (SUITES as readonly string[]).includes(a));
   const suites = new Set<Suite>(picked.length ? picked : SUITES);
   const server = await startRedis();
@@ -273,15 +289,11 @@ async function main(): Promise<void> {
     const summary = await runAll(e, suites);
     summary.machine.loadBefore = loadBefore;
     summary.machine.loadAfter = loadavg().map((x) => x.toFixed(2)).join(', ');
-    const table = renderTable(summary);
-    process.stdout.write(`\n${table}\n`);
+    process.stdout.write(`\n${renderTable(summary)}\n`);
     if (suites.size === SUITES.length || process.env.BENCH_OUT) {
       mkdirSync(resolve(OUT_JSON, '..'), { recursive: true });
       writeFileSync(OUT_JSON, `${JSON.stringify(summary, null, 2)}\n`);
-      const md = resolve(OUT_JSON, '..', 'benchmarks.md');
-      const old = existsSync(md) ? readFileSync(md, 'utf8') : '';
-      const notes = old.includes(NOTES_MARKER) ? old.slice(old.indexOf(NOTES_MARKER) + NOTES_MARKER.length + 1) : '';
-      writeFileSync(md, renderMarkdown(summary, table, notes));
+      writeReport(summary);
       process.stdout.write(`\nwritten: ${OUT_JSON} and benchmarks.md beside it\n`);
     }
   } finally {
