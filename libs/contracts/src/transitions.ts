@@ -268,12 +268,12 @@ export class Transitions {
 
   /**
    * Claims a batch of entries read by one consumer in ONE script call (claimTask.lua):
-   * one result per input, in order. Entries past 200 go out in further calls, so one
-   * call never blocks Redis for long. A call that fails gives its Error to each of its
-   * entries and to every later one (not sent): the claims that did succeed are still
-   * reported, so the caller starts them instead of letting their leases run out. (A
-   * script error part-way through one call leaves its earlier claims written but reported
-   * as failed: those entries stay pending and are reclaimed after the lease.)
+   * one result per input, in order. Entries past 200 go out in further calls (sent
+   * together), so one call never blocks Redis for long. A call that fails gives its Error
+   * to each of its own entries: the claims of the other calls are still reported, so the
+   * caller starts them instead of letting their leases run out. (A script error part-way
+   * through one call leaves its earlier claims written but reported as failed: those
+   * entries stay pending and are reclaimed after the lease.)
    */
   async claimBatch({ consumer, now, items }: ClaimBatchInput): Promise<(ClaimResult | Error)[]> {
     const k = this.keys;
@@ -292,27 +292,33 @@ export class Transitions {
   }
 
   /**
-   * Runs a batched script over `items`, BATCH_CHUNK per call, one call after the other;
-   * one answer per item, in order. A call that fails gives its Error to each of its items
-   * and to every later one (not sent): the items that did succeed are still reported, so
-   * the caller acts on them. (A script error part-way through one call leaves its
-   * earlier items written but reported as failed; every batched transition is safe to
-   * repeat: a repeat finds the task terminal, stale or already recorded.)
+   * Runs a batched script over `items`, BATCH_CHUNK per call, the calls sent together
+   * (one write on an auto-pipelined connection); one answer per item, in order; `map`
+   * gets each reply with its item's index in `items`. A call that fails gives its Error
+   * to each of its own items only: the other calls' answers stand, so the caller acts on
+   * them. (A script error part-way through one call leaves its earlier items written but
+   * reported as failed; every batched transition is safe to repeat: a repeat finds the
+   * task terminal, stale or already recorded.)
    */
-  private async inChunks<I, O>(items: readonly I[], call: (chunk: readonly I[]) => Promise<unknown>, map: (reply: unknown) => O | Error): Promise<(O | Error)[]> {
-    const out: (O | Error)[] = [];
+  private async inChunks<I, O>(items: readonly I[], call: (chunk: readonly I[]) => Promise<unknown>, map: (reply: unknown, index: number) => O | Error): Promise<(O | Error)[]> {
+    const calls: Promise<(O | Error)[]>[] = [];
     for (let i = 0; i < items.length; i += BATCH_CHUNK) {
-      let replies: unknown[];
-      try {
-        replies = (await call(items.slice(i, i + BATCH_CHUNK))) as unknown[];
-      } catch (err) {
-        const e = err instanceof Error ? err : new Error(String(err));
-        while (out.length < items.length) out.push(e);
-        return out;
-      }
-      for (const r of replies) out.push(map(r));
+      const chunk = items.slice(i, i + BATCH_CHUNK);
+      calls.push(call(chunk).then(
+        (replies) => {
+          if (!Array.isArray(replies) || replies.length !== chunk.length) {
+            const e = new TransitionError('UNEXPECTED', `a batched script answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${chunk.length} items`);
+            return chunk.map(() => e);
+          }
+          return replies.map((r, j) => map(r, i + j));
+        },
+        (err: unknown) => {
+          const e = err instanceof Error ? err : new Error(String(err));
+          return chunk.map(() => e);
+        },
+      ));
     }
-    return out;
+    return (await Promise.all(calls)).flat();
   }
 
   static claimReply(reply: unknown): ClaimResult {
@@ -376,7 +382,6 @@ export class Transitions {
 
   private runCheckpoints<O>(inputs: readonly CheckpointInput[], reassert: boolean, map: (reply: unknown, index: number) => O | Error): Promise<(O | Error)[]> {
     const k = this.keys;
-    let n = 0;
     return this.inChunks(inputs, (chunk) => {
       const keys: string[] = [k.events];
       const args: (string | number)[] = [this.eventsMaxLen, reassert ? '1' : '0'];
@@ -385,7 +390,7 @@ export class Transitions {
         args.push(i.taskId, i.now, i.provider, i.providerTaskId, i.attempt, i.consumer);
       }
       return this.fn(this.redis, 'checkpointTask')(keys.length, ...keys, ...args);
-    }, (reply) => map(reply, n++));
+    }, map);
   }
 
   /** Next delivery of a task (reclaim, hand-back, delayed retry) or dead-letter; see requeueTask.lua. */
@@ -438,7 +443,6 @@ export class Transitions {
    */
   completeBatch(inputs: readonly CompleteInput[]): Promise<(CompleteResult | Error)[]> {
     const k = this.keys;
-    let n = 0;
     return this.inChunks(inputs, (chunk) => {
       const keys: string[] = [k.events, k.results];
       const args: (string | number)[] = [this.group, this.resultTtl, this.eventsMaxLen, this.resultsMaxLen];
@@ -449,9 +453,9 @@ export class Transitions {
         for (const f of fields) args.push(f);
       }
       return this.fn(this.redis, 'completeTask')(keys.length, ...keys, ...args);
-    }, (reply): CompleteResult | Error => {
+    }, (reply, n): CompleteResult | Error => {
       const r = reply as [number, string?];
-      const taskId = inputs[n++]?.result.taskId;
+      const taskId = inputs[n]?.result.taskId;
       if (r[0] === ScriptErrorCode.NO_TASK) return new TransitionError('NO_TASK', `task ${taskId} has no projection`);
       if (r[0] === 0) return { published: false, status: String(r[1]) };
       if (r[0] === 1) return { published: true, resultId: String(r[1]) };

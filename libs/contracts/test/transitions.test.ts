@@ -279,7 +279,7 @@ test('claim of an entry no longer pending for the caller is refused and writes n
   assert.equal(await redis.exists(ks.task('F1')), 0);
 });
 
-test('claimBatch: a failing call reports its Error for its entries and the rest, and keeps the results of the calls before it', async () => {
+test('claimBatch: a failing call reports its Error for its own entries only; the other calls\' claims stand', async () => {
   const ids = Array.from({ length: 205 }, (_, i) => `B${i}`);
   for (const id of ids) await tr.submit({ entry: entry(id), now: 1000 });
   const read = flattenReadReply(await redis.xreadgroup('GROUP', WORKERS_GROUP, 'w1', 'COUNT', 300, 'STREAMS', ks.lane('normal'), '>'));
@@ -290,6 +290,16 @@ test('claimBatch: a failing call reports its Error for its entries and the rest,
   assert.equal(claims.length, 205);
   assert.ok(claims.slice(0, 200).every((c) => !(c instanceof Error) && c.proceed), 'the first call claimed its 200');
   assert.ok(claims.slice(200).every((c) => c instanceof Error && /WRONGTYPE/.test(c.message)));
+  // The other way round: the FIRST call fails (entry 3), the second (200..204) claims its own.
+  const more = Array.from({ length: 205 }, (_, i) => `Z${i}`);
+  for (const id of more) await tr.submit({ entry: entry(id), now: 1000 });
+  const read2 = flattenReadReply(await redis.xreadgroup('GROUP', WORKERS_GROUP, 'w2', 'COUNT', 300, 'STREAMS', ks.lane('normal'), '>'));
+  assert.equal(read2.length, 205);
+  await redis.del(ks.task('Z3'));
+  await redis.set(ks.task('Z3'), 'not a hash');
+  const claims2 = await tr.claimBatch({ consumer: 'w2', now: 1100, items: read2.map((r, i) => ({ entry: entry(more[i]!), entryId: r.id })) });
+  assert.ok(claims2.slice(0, 200).every((c) => c instanceof Error && /WRONGTYPE/.test(c.message)));
+  assert.ok(claims2.slice(200).every((c) => !(c instanceof Error) && c.proceed), 'the second call claimed its 5');
   await assert.rejects(tr.claim({ entry: entry('B202'), entryId: read[202]!.id, consumer: 'w1', now: 1200 }), /WRONGTYPE/);
 });
 
@@ -361,4 +371,21 @@ test('complete: a write that fails leaves the entry pending for a reclaim (the a
   assert.equal((await redis.xrange(ks.lane('normal'), read!.id, read!.id)).length, 1, 'and its payload is still there');
   assert.equal((await readTask(redis, ks, 'W1'))?.status, 'active');
   assert.equal(await redis.zscore(ks.openTasks('acme'), 'W1'), '999999');
+});
+
+test('completeBatch past one call: every answer belongs to its own task (calls sent together), errors name theirs', async () => {
+  const ids = Array.from({ length: 410 }, (_, i) => `P${i}`);
+  for (const id of ids) await tr.submit({ entry: entry(id), now: 1000 });
+  const missing = new Set([199, 200, 401]);
+  for (const i of missing) await redis.del(ks.task(ids[i]!));
+  const done = await tr.completeBatch(ids.map((id, i) => ({ result: result(id, { solution: { token: `tok-${i}` } }), priority: 'normal' as const, consumer: 'w1', now: 2000 + i })));
+  assert.equal(done.length, 410);
+  done.forEach((d, i) => {
+    if (missing.has(i)) assert.ok(d instanceof Error && d.message.includes(`task ${ids[i]} `), `item ${i}: ${String(d)}`);
+    else assert.ok(!(d instanceof Error) && d.published, `item ${i}`);
+  });
+  // Each published result carries its own task's token.
+  const results = ((await redis.xrange(ks.results, '-', '+')) as [string, string[]][]).map(([, f]) => decodeResultEntry(f));
+  assert.equal(results.length, 407);
+  for (const r of results) assert.ok(r.ok && r.value.solution?.token === `tok-${ids.indexOf(r.value.taskId)}`);
 });
