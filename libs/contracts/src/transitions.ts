@@ -304,7 +304,9 @@ export class Transitions {
     const calls: Promise<(O | Error)[]>[] = [];
     for (let i = 0; i < items.length; i += BATCH_CHUNK) {
       const chunk = items.slice(i, i + BATCH_CHUNK);
-      calls.push(call(chunk).then(
+      // Through a promise, so that a call that throws at once (building its arguments)
+      // fails its own items like a call Redis refused.
+      calls.push(Promise.resolve().then(() => call(chunk)).then(
         (replies) => {
           if (!Array.isArray(replies) || replies.length !== chunk.length) {
             const e = new TransitionError('UNEXPECTED', `a batched script answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${chunk.length} items`);
