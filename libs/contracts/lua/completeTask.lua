@@ -29,6 +29,14 @@
            {-2}                 NO_TASK: no projection; the entry is acked, nothing published
 ]]
 local group, ttl, eventsMax, resultsMax = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+
+local function ack(lane, entryId)
+  if entryId ~= '' then
+    redis.call('XACK', lane, group, entryId)
+    redis.call('XDEL', lane, entryId)
+  end
+end
+
 local out = {}
 local a = 5
 for k = 3, #KEYS, 3 do
@@ -38,19 +46,12 @@ for k = 3, #KEYS, 3 do
   local fieldsFrom, fieldsTo = a + 7, a + 6 + 2 * n
   a = fieldsTo + 1
 
-  local function ack()
-    if entryId ~= '' then
-      redis.call('XACK', lane, group, entryId)
-      redis.call('XDEL', lane, entryId)
-    end
-  end
-
   local status = redis.call('HGET', task, 'status')
   if not status then
-    ack()
+    ack(lane, entryId)
     out[#out + 1] = {-2}
   elseif TERMINAL[status] then
-    ack()
+    ack(lane, entryId)
     appendEvent(KEYS[1], eventsMax, taskId, 'duplicate', now,
       {'stage', 'complete', 'attempt', attempt, 'consumer', consumer, 'outcome', outcome, 'status', status})
     out[#out + 1] = {0, status}
@@ -63,7 +64,7 @@ for k = 3, #KEYS, 3 do
     if ttl > 0 then redis.call('EXPIRE', task, ttl) end
     appendEvent(KEYS[1], eventsMax, taskId, outcome, now, {'attempt', attempt, 'consumer', consumer, 'result', resultId})
     redis.call('ZREM', open, taskId)
-    ack()
+    ack(lane, entryId)
     out[#out + 1] = {1, resultId}
   end
 end

@@ -205,10 +205,18 @@ export class Transitions {
     loadScripts(redis);
   }
 
-  private fn(target: Redis, name: ScriptName): ScriptFn {
-    const f = (target as unknown as Record<string, ScriptFn>)[commandName(name)];
+  private fn(name: ScriptName): ScriptFn {
+    const f = (this.redis as unknown as Record<string, ScriptFn>)[commandName(name)];
     if (!f) throw new Error(`script ${name} not loaded`);
-    return f.bind(target);
+    return f.bind(this.redis);
+  }
+
+  /** The one answer of a batched transition called with one input: its Error is thrown. */
+  private static async single<O>(answers: Promise<(O | Error)[]>): Promise<O> {
+    const [r] = await answers;
+    if (r instanceof Error) throw r;
+    if (r === undefined) throw new TransitionError('UNEXPECTED', 'a batched script answered nothing');
+    return r;
   }
 
   /** Accepts a task without admission checks (tests, restores, tools). See submitTask.lua. */
@@ -245,7 +253,7 @@ export class Transitions {
       idempotencyKey === undefined ? k.idem(entry.tenant, '-') : k.idem(entry.tenant, idempotencyKey),
       k.mode, k.rate(entry.tenant), k.openTasks(entry.tenant), k.delayed, ...k.lanes,
     ];
-    const reply = (await this.fn(this.redis, 'submitTask')(
+    const reply = (await this.fn('submitTask')(
       keys.length, ...keys,
       entry.taskId,
       now,
@@ -287,7 +295,7 @@ export class Transitions {
         });
         args.push(entry.taskId, entryId, entry.attempt, rebuild.length / 2, ...rebuild);
       }
-      return this.fn(this.redis, 'claimTask')(keys.length, ...keys, ...args);
+      return this.fn('claimTask')(keys.length, ...keys, ...args);
     }, Transitions.claimReply);
   }
 
@@ -333,9 +341,7 @@ export class Transitions {
   }
 
   async claim(input: ClaimInput): Promise<ClaimResult> {
-    const [r] = await this.claimBatch({ consumer: input.consumer, now: input.now, items: [input] });
-    if (r instanceof Error) throw r;
-    return r as ClaimResult;
+    return Transitions.single(this.claimBatch({ consumer: input.consumer, now: input.now, items: [input] }));
   }
 
   /**
@@ -343,9 +349,7 @@ export class Transitions {
    * `stale`: a newer delivery exists (this caller lost its lease) and must stop.
    */
   async checkpoint(input: CheckpointInput): Promise<CheckpointResult> {
-    const [r] = await this.checkpointBatch([input]);
-    if (r instanceof Error || r === undefined) throw r ?? new TransitionError('UNEXPECTED', 'checkpointTask answered nothing');
-    return r;
+    return Transitions.single(this.checkpointBatch([input]));
   }
 
   /**
@@ -391,7 +395,7 @@ export class Transitions {
         keys.push(k.task(i.taskId));
         args.push(i.taskId, i.now, i.provider, i.providerTaskId, i.attempt, i.consumer);
       }
-      return this.fn(this.redis, 'checkpointTask')(keys.length, ...keys, ...args);
+      return this.fn('checkpointTask')(keys.length, ...keys, ...args);
     }, map);
   }
 
@@ -399,7 +403,7 @@ export class Transitions {
   async requeue(i: RequeueInput): Promise<RequeueResult> {
     const k = this.keys;
     const next = encodeTaskEntry({ ...i.entry, attempt: i.entry.attempt + 1, checkpoint: undefined });
-    const reply = (await this.fn(this.redis, 'requeueTask')(
+    const reply = (await this.fn('requeueTask')(
       k.lane(i.entry.priority), k.task(i.entry.taskId), k.events, k.results, k.deadLetter, k.delayed, k.delayedEntries,
       i.entry.taskId, i.entryId, this.group, i.consumer, i.now, i.mode, i.reason.slice(0, 500), i.maxFailures,
       i.dueAt ?? i.now, this.eventsMaxLen, this.resultsMaxLen, this.resultTtl, i.errorCode ?? 'MAX_DELIVERIES_EXCEEDED',
@@ -421,7 +425,7 @@ export class Transitions {
    */
   async promote(taskId: string, priority: Priority, now: number): Promise<PromoteResult> {
     const k = this.keys;
-    const reply = (await this.fn(this.redis, 'promoteTask')(
+    const reply = (await this.fn('promoteTask')(
       k.delayed, k.delayedEntries, k.lane(priority), k.task(taskId), k.events,
       taskId, now, priority, this.eventsMaxLen,
     )) as [number, string?];
@@ -433,9 +437,7 @@ export class Transitions {
 
   /** Records a task's outcome; first result wins (see completeTask.lua). */
   async complete(input: CompleteInput): Promise<CompleteResult> {
-    const [r] = await this.completeBatch([input]);
-    if (r instanceof Error || r === undefined) throw r ?? new TransitionError('UNEXPECTED', 'completeTask answered nothing');
-    return r;
+    return Transitions.single(this.completeBatch([input]));
   }
 
   /**
@@ -454,7 +456,7 @@ export class Transitions {
         args.push(result.taskId, entryId ?? '', now, result.outcome, result.attempt, consumer, fields.length / 2);
         for (const f of fields) args.push(f);
       }
-      return this.fn(this.redis, 'completeTask')(keys.length, ...keys, ...args);
+      return this.fn('completeTask')(keys.length, ...keys, ...args);
     }, (reply, n): CompleteResult | Error => {
       const r = reply as [number, string?];
       const taskId = inputs[n]?.result.taskId;
@@ -475,7 +477,7 @@ export class Transitions {
     const taskIdx = fields.findIndex((f, i) => i % 2 === 0 && f === 'task');
     const taskId = taskIdx >= 0 ? (fields[taskIdx + 1] ?? '').slice(0, 128) : '';
     const raw = JSON.stringify(fields).slice(0, 1_000_000);
-    return String(await this.fn(this.redis, 'deadLetterEntry')(
+    return String(await this.fn('deadLetterEntry')(
       input.stream, k.deadLetter, k.events,
       input.entryId, this.group, input.now, input.reason, input.consumer, raw, taskId, this.eventsMaxLen,
     ));
@@ -494,7 +496,7 @@ export class Transitions {
   /** A client cancels a task without an outcome; `tenant` '' = any. See cancelTask.lua. */
   async cancel(input: { taskId: string; tenant: string; reason: string; now: number }): Promise<EndResult> {
     const k = this.keys;
-    const reply = (await this.fn(this.redis, 'cancelTask')(
+    const reply = (await this.fn('cancelTask')(
       k.task(input.taskId), k.events, k.results, k.delayed, k.delayedEntries,
       input.taskId, input.now, input.tenant, this.resultTtl, this.eventsMaxLen, this.resultsMaxLen, input.reason.slice(0, 300),
     )) as [number, string?];
@@ -504,7 +506,7 @@ export class Transitions {
   /** Fails a task still open `graceMs` past its deadline with ERROR_CAPTCHA_UNSOLVABLE. See expireTask.lua. */
   async expire(input: { taskId: string; graceMs: number; now: number }): Promise<EndResult> {
     const k = this.keys;
-    const reply = (await this.fn(this.redis, 'expireTask')(
+    const reply = (await this.fn('expireTask')(
       k.task(input.taskId), k.events, k.results, k.delayed, k.delayedEntries,
       input.taskId, input.now, input.graceMs, this.resultTtl, this.eventsMaxLen, this.resultsMaxLen,
     )) as [number, string?];
@@ -514,7 +516,7 @@ export class Transitions {
   /** Queues a client's report on a solved task for the workers (reports stream). See reportTask.lua. */
   async report(input: { taskId: string; tenant: string; verdict: ReportVerdict; windowMs: number; reportsMaxLen?: number; now: number }): Promise<ReportResult> {
     const k = this.keys;
-    const reply = (await this.fn(this.redis, 'reportTask')(
+    const reply = (await this.fn('reportTask')(
       k.task(input.taskId), k.events, k.reports,
       input.taskId, input.now, input.tenant, input.verdict, input.windowMs, this.eventsMaxLen, input.reportsMaxLen ?? 100_000,
     )) as [number, string?];
@@ -526,7 +528,7 @@ export class Transitions {
   /** Records one webhook delivery attempt on the projection and in the events. See recordDelivery.lua. */
   async recordDelivery(input: { taskId: string; event: DeliveryEvent; attempt: number; httpStatus?: number; error?: string; now: number }): Promise<boolean> {
     const k = this.keys;
-    const reply = await this.fn(this.redis, 'recordDelivery')(
+    const reply = await this.fn('recordDelivery')(
       k.task(input.taskId), k.events,
       input.taskId, input.now, input.event, input.attempt, input.httpStatus ?? '', (input.error ?? '').slice(0, 300), this.eventsMaxLen,
     );
