@@ -1,7 +1,8 @@
 --[[
   cancelTask — a client cancels a task that has no outcome yet (REST `POST /v1/tasks/:id/cancel`).
   One atomic step: projection `cancelled` (+ TTL), results += {outcome: cancelled},
-  events += cancelled, and the task leaves the delayed set if a retry was waiting there.
+  events += cancelled, the task leaves the delayed set if a retry was waiting there and
+  its tenant's open tasks.
 
   The lane entry, if any, is left where it is: claimTask acks and drops the entries of
   terminal tasks, so no worker starts it; a worker already solving it loses at
@@ -12,6 +13,10 @@
   KEYS[3]  results            stream
   KEYS[4]  delayed            sorted set
   KEYS[5]  delayed:entries    hash
+  KEYS[6]  open:<tenant>      the asking tenant's open tasks (sorted set): the cancelled task
+                              leaves it here, so a client at its cap may submit again at
+                              once (an operator's cancel, tenant '', leaves it to the
+                              producer's results dispatcher)
   ARGV[1]  task id
   ARGV[2]  now, epoch ms
   ARGV[3]  tenant asking; '' = any (operators). Another tenant's task answers NO_TASK
@@ -43,5 +48,6 @@ redis.call('HSET', KEYS[1], 'status', 'cancelled', 'resultId', resultId, 'update
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 redis.call('ZREM', KEYS[4], taskId)
 redis.call('HDEL', KEYS[5], taskId)
+if tenant ~= '' then redis.call('ZREM', KEYS[6], taskId) end
 appendEvent(KEYS[2], eventsMax, taskId, 'cancelled', now, {'reason', reason, 'result', resultId})
 return {1, resultId}

@@ -1,9 +1,15 @@
 --[[
   completeTask — record tasks' terminal outcomes (step 5), a batch in one call. First
   result wins. Per task, one atomic step: projection solved|failed (+ TTL), results +=
-  entry, events += outcome, XACK + XDEL of the lane entry. A second outcome for a task
-  that already has one (a frozen worker waking up, a redelivery) is recorded as a
-  `duplicate` event, acked, and never published.
+  entry, events += outcome, the task leaves its tenant's open tasks (admission cap), and
+  last the XACK + XDEL of the lane entry: a write that fails before it leaves the entry
+  pending, to be reclaimed. A second outcome for a task that already has one (a frozen
+  worker waking up, a redelivery) is recorded as a `duplicate` event, acked, and never
+  published.
+  (Every transition that ends a task releases its open-task slot in the same step, so
+  that a client at its tenant's cap that submits again as soon as it sees the result is
+  not refused; cancelTask and requeueTask's dead-letter do too. The producer's results
+  dispatcher releases it as well — ZREM is idempotent — for results of older scripts.)
   (One call per batch rather than per task, as claimTask: a batched poll answers many
   tasks at once, and a script call costs Redis and the client more than the step itself.
   The tasks of a batch are independent; batching changes nothing a crash could split.)

@@ -25,6 +25,8 @@
   KEYS[5]  dead-letter        stream
   KEYS[6]  delayed            sorted set
   KEYS[7]  delayed:entries    hash
+  KEYS[8]  open:<tenant>      the task's tenant's open tasks (sorted set): a dead-lettered
+                              task leaves it here, as completeTask's outcomes do
   ARGV[1]  task id            ARGV[2]  lane entry id      ARGV[3]  consumer group
   ARGV[4]  caller's consumer name (must own the entry)    ARGV[5]  now, epoch ms
   ARGV[6]  mode: reclaim | handback | retry               ARGV[7]  reason (text)
@@ -101,6 +103,7 @@ if mode ~= 'handback' and failures >= maxFailures then
   if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
   event('dead-lettered', 'reason', reason, 'deadLetter', dl, 'failures', tostring(failures))
   event('failed', 'attempt', tostring(tonumber(nextAttempt) - 1), 'result', resultId, 'errorCode', errorCode)
+  redis.call('ZREM', KEYS[8], taskId)
   ackAndDelete()
   return {2, dl}
 end

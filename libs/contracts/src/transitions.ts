@@ -32,10 +32,10 @@ const SCRIPTS = {
   checkpointTask: null, // variable (batch)
   completeTask: null, // variable (batch)
   deadLetterEntry: 3,
-  requeueTask: 7,
+  requeueTask: 8,
   promoteTask: 5,
   // client API (producer)
-  cancelTask: 5,
+  cancelTask: 6,
   expireTask: 5,
   reportTask: 3,
   recordDelivery: 2,
@@ -405,6 +405,7 @@ export class Transitions {
     const next = encodeTaskEntry({ ...i.entry, attempt: i.entry.attempt + 1, checkpoint: undefined });
     const reply = (await this.fn('requeueTask')(
       k.lane(i.entry.priority), k.task(i.entry.taskId), k.events, k.results, k.deadLetter, k.delayed, k.delayedEntries,
+      k.openTasks(i.entry.tenant),
       i.entry.taskId, i.entryId, this.group, i.consumer, i.now, i.mode, i.reason.slice(0, 500), i.maxFailures,
       i.dueAt ?? i.now, this.eventsMaxLen, this.resultsMaxLen, this.resultTtl, i.errorCode ?? 'MAX_DELIVERIES_EXCEEDED',
       ...next,
@@ -497,7 +498,7 @@ export class Transitions {
   async cancel(input: { taskId: string; tenant: string; reason: string; now: number }): Promise<EndResult> {
     const k = this.keys;
     const reply = (await this.fn('cancelTask')(
-      k.task(input.taskId), k.events, k.results, k.delayed, k.delayedEntries,
+      k.task(input.taskId), k.events, k.results, k.delayed, k.delayedEntries, k.openTasks(input.tenant),
       input.taskId, input.now, input.tenant, this.resultTtl, this.eventsMaxLen, this.resultsMaxLen, input.reason.slice(0, 300),
     )) as [number, string?];
     return Transitions.endReply(reply);

@@ -56,8 +56,11 @@ async function results(): Promise<ReturnType<typeof decodeResultEntry>[]> {
 
 test('cancel: a queued task becomes cancelled with one cancelled result; a second cancel and other tenants change nothing', async () => {
   await tr.submit({ entry: entry('a'), projection: { callbackUrl: 'https://hooks.example/x' }, now: 1000 });
+  await redis.zadd(ks.openTasks('acme'), '9999999999999', 'a'); // admitted as open
   assert.deepEqual(await tr.cancel({ taskId: 'a', tenant: 'other', reason: 'x', now: 1500 }), { kind: 'no-task' });
+  assert.equal(await redis.zscore(ks.openTasks('acme'), 'a'), '9999999999999', 'another tenant cannot free it');
   const r = await tr.cancel({ taskId: 'a', tenant: 'acme', reason: 'client asked', now: 2000 });
+  assert.equal(await redis.zscore(ks.openTasks('acme'), 'a'), null, 'cancelled, it no longer counts against the cap');
   assert.equal(r.kind, 'done');
   assert.deepEqual(await tr.cancel({ taskId: 'a', tenant: 'acme', reason: 'again', now: 2100 }), { kind: 'terminal', status: 'cancelled' });
   const view = await readTask(redis, ks, 'a');

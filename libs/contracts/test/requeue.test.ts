@@ -90,11 +90,13 @@ test('retry goes through the delayed set; promote brings it back only when due, 
 
 test('hand-back is not a failure; too many failures dead-letter the task with its history and a failed result', async () => {
   let { e, id } = await deliver('D');
+  await redis.zadd(ks.openTasks('acme'), '9999999999999', 'D'); // admitted as open
   for (let i = 0; i < 5; i++) {
     assert.equal((await tr.requeue({ ...base, entry: e, entryId: id, consumer: 'w1', mode: 'handback', reason: 'drain' })).kind, 'requeued');
     ({ e, id } = await readAndClaim('w1'));
   }
   assert.equal(e.attempt, 6);
+  assert.equal(await redis.zscore(ks.openTasks('acme'), 'D'), '9999999999999', 'requeued, the task is still open');
   await redis.xclaim(ks.lane('high'), WORKERS_GROUP, 'sup', 0, id);
   assert.equal((await tr.requeue({ ...base, entry: e, entryId: id, consumer: 'sup', mode: 'reclaim', reason: 'lease expired' })).kind, 'requeued');
   ({ e, id } = await readAndClaim('w1'));
@@ -103,6 +105,7 @@ test('hand-back is not a failure; too many failures dead-letter the task with it
   ({ e, id } = await readAndClaim('w1'));
   const last = await tr.requeue({ ...base, entry: e, entryId: id, consumer: 'w1', mode: 'retry', dueAt: 1, reason: 'ERROR_SERVER_ERROR', errorCode: 'ERROR_SERVER_ERROR' });
   assert.equal(last.kind, 'dead-lettered');
+  assert.equal(await redis.zscore(ks.openTasks('acme'), 'D'), null, 'dead-lettered, it no longer counts against the cap');
 
   const view = await readTask(redis, ks, 'D');
   assert.equal(view?.status, 'failed');

@@ -77,7 +77,7 @@ test("a tenant's open-task cap: 429 TENANT_QUEUE_FULL / ERROR_NO_SLOT_AVAILABLE 
   assert.equal((await post(CAPPED)).status, 202);
 });
 
-test('a client at its cap that submits again as soon as it reads the result is never refused: the complete step frees the slot', async () => {
+test('a client at its cap that submits again as soon as it reads the result, or cancels, is never refused: the ending step frees the slot', async () => {
   // The results dispatcher releases slots too, but up to its linger (50 ms) later: a
   // closed-loop client would be refused about every other time if only it did.
   for (let i = 0; i < 20; i++) {
@@ -86,6 +86,13 @@ test('a client at its cap that submits again as soon as it reads the result is n
     await completeTask(h, next.json.id);
     const read = await h.app.inject({ method: 'GET', url: `/v1/tasks/${next.json.id}?wait=5`, headers: { authorization: `Bearer ${SINGLE}` } });
     assert.equal(read.json().status, 'solved');
+  }
+  // The same for a client that cancels and submits again at once.
+  for (let i = 0; i < 20; i++) {
+    const next = await post(SINGLE);
+    assert.equal(next.status, 202, `submit after cancel ${i + 1}: ${JSON.stringify(next.json)}`);
+    const cancel = await h.app.inject({ method: 'POST', url: `/v1/tasks/${next.json.id}/cancel`, headers: { authorization: `Bearer ${SINGLE}` } });
+    assert.equal(cancel.statusCode, 200, cancel.body);
   }
 });
 

@@ -4,8 +4,8 @@
  * each one, in ONE MULTI with its XACK:
  *
  *   - counts it (`stats`: `<outcome>` and `t:<tenant>:<outcome>`)
- *   - releases the task from its tenant's open-task set (admission cap; completeTask.lua
- *     has already done it for a worker's outcome)
+ *   - releases the task from its tenant's open-task set (admission cap; the transition
+ *     that ended the task has already done it: this covers older versions and operators)
  *   - schedules its webhook (`webhooks` += task id, due now) when it has a callbackUrl
  *
  * Because the side effects and the ack commit together, a crash never counts an
@@ -27,11 +27,13 @@
  * results listener), and without it a steady trickle of results cost one blocking read,
  * one pipeline and one MULTI per result. Lingering 50 ms gathers a batch (100 results at
  * 2,000 tasks/s) for the same three round trips. The price: counts and the scheduling
- * of a webhook come up to `lingerMs` later. The open-task slot (admission cap) of a task
- * a worker finished is freed by completeTask.lua itself, so a client at its cap that
- * submits again as soon as it sees a result is not refused; the release here (idempotent)
- * covers cancels, expiries, dead-letters and results of older workers, up to `lingerMs`
- * late. A full batch means a backlog: the next read goes out at once.
+ * of a webhook come up to `lingerMs` later. The open-task slot (admission cap) is freed
+ * by the transition that ends the task (completeTask, cancelTask, requeueTask's
+ * dead-letter), so a client at its cap that submits again as soon as it sees a result is
+ * not refused; the release here (idempotent) covers results of older versions and an
+ * operator's cancel, up to `lingerMs` late (an expired task no longer counts anyway:
+ * its open record ends at deadline + grace). A full batch means a backlog: the next read
+ * goes out at once.
  *
  * Uses its own `blocking` connection, which it owns and disconnects on close.
  */
