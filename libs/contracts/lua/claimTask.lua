@@ -3,7 +3,11 @@
   batch in one call. Per entry, one atomic step: projection `active` + owner, events +=
   claimed; or, when the task already has its outcome (a redelivery of a finished task),
   ack and drop the entry. Each reply carries the provider checkpoint so a resumed task
-  polls the provider's existing id instead of paying for a new solve.
+  polls the provider's existing id instead of paying for a new solve. A claim resets the
+  entry's idle time (XCLAIM to the caller, JUSTID: no delivery counted), so the caller's
+  lease runs from the claim, which it sent after noting the time, and not from the read.
+  (Without it, a reader frozen between read and claim could claim an entry about to be
+  reclaimed and take its claim for a fresh lease: a second payment, chaos (b).)
   (One call per batch rather than per entry: a call costs Redis and the client more than
   the claim itself; the entries of a batch are independent, so batching changes nothing
   a crash could split.)
@@ -55,6 +59,9 @@ for k = 2, #KEYS, 2 do
       for i = rebuildFrom, rebuildTo do rebuild[#rebuild + 1] = ARGV[i] end
       redis.call('HSET', task, 'createdAt', now, unpack(rebuild))
     end
+    -- The lease starts now, not at the read: a reader frozen between its read and this
+    -- claim must not hold an entry already idle for most of its lease (leases.ts).
+    redis.call('XCLAIM', lane, group, consumer, 0, entryId, 'JUSTID')
     redis.call('HSET', task, 'status', 'active', 'attempt', attempt, 'consumer', consumer, 'entryId', entryId, 'updatedAt', now)
     appendEvent(KEYS[1], eventsMax, taskId, 'claimed', now, {'attempt', attempt, 'consumer', consumer, 'entry', entryId})
     local cp = redis.call('HMGET', task, 'provider', 'providerTaskId')

@@ -279,6 +279,27 @@ test('claim of an entry no longer pending for the caller is refused and writes n
   assert.equal(await redis.exists(ks.task('F1')), 0);
 });
 
+
+test('a claim resets the entry\'s idle time: the lease starts at the claim, not at the read (a reader stalled in between does not claim an entry about to be reclaimed)', async () => {
+  await tr.submit({ entry: entry('L1'), now: 1000 });
+  await tr.submit({ entry: entry('L2'), now: 1000 });
+  const read = await readOne('w1');
+  assert.equal(read.length, 2);
+  await new Promise((r) => setTimeout(r, 400)); // the reader stalls between its read and its claim
+  const idle = async (id: string): Promise<number> => {
+    const [p] = (await redis.xpending(ks.lane('normal'), WORKERS_GROUP, id, id, 1)) as [string, string, number, number][];
+    assert.ok(p, `entry ${id} pending`);
+    return p[2];
+  };
+  assert.ok((await idle(read[0]!.id)) >= 400);
+  const [claimed] = await tr.claimBatch({ consumer: 'w1', now: 1400, items: [{ entry: entry('L1'), entryId: read[0]!.id }] });
+  assert.deepEqual(claimed, { proceed: true });
+  assert.ok((await idle(read[0]!.id)) < 200, 'the claimed entry is fresh');
+  assert.ok((await idle(read[1]!.id)) >= 400, 'the unclaimed one is not');
+  const [p] = (await redis.xpending(ks.lane('normal'), WORKERS_GROUP, read[0]!.id, read[0]!.id, 1)) as [string, string, number, number][];
+  assert.equal(p?.[1], 'w1');
+  assert.equal(p?.[3], 1, 'no delivery counted (JUSTID)');
+});
 test('claimBatch: a failing call reports its Error for its own entries only; the other calls\' claims stand', async () => {
   const ids = Array.from({ length: 205 }, (_, i) => `B${i}`);
   for (const id of ids) await tr.submit({ entry: entry(id), now: 1000 });

@@ -61,9 +61,10 @@ export interface CheckpointLedger {
 type KeptCheckpoint = { provider: string; providerTaskId: string; attempt: number; deadline: number };
 
 /**
- * Per-task lease handle from the worker. `confirm()` renews the lease now and answers
- * whether this worker still holds the entry (false: the supervisor reclaimed it);
- * `lost` is set when a periodic renewal finds the entry gone.
+ * Per-task lease handle from the worker (leases.ts). `confirm()` answers whether a paid
+ * request may leave now: true only while the lease is known to have most of its length
+ * left (renewing it first when needed); false when the entry was reclaimed or the lease
+ * could not be confirmed. `lost` is set when a periodic renewal finds the entry gone.
  */
 export interface LeaseHandle {
   confirm(): Promise<boolean>;

@@ -17,13 +17,15 @@
  * return up to lanes−1 entries more than are free, which wait in a small local backlog:
  * solving stays strictly bounded by `concurrency`.
  *
- * Leases: every entry this worker holds is renewed every `leaseMs / 3` (XCLAIM to itself
- * with JUSTID: resets the idle time without counting a delivery). An entry idle past
- * `leaseMs` belongs to a dead or frozen worker and the supervisor reclaims it. When a
- * renewal finds an entry gone, that task is abandoned here (its new delivery runs
- * elsewhere); before paying for a submit the lease is confirmed once more. A claim of an
- * entry that is no longer pending here (reclaimed between the read and the claim while
- * this worker was frozen, or lost with a wiped Redis) is refused by claimTask and dropped.
+ * Leases (leases.ts): every entry this worker holds is renewed every `leaseMs / 3`
+ * (XCLAIM to itself with JUSTID: resets the idle time without counting a delivery). An
+ * entry idle past `leaseMs` belongs to a dead or frozen worker and the supervisor
+ * reclaims it. When a renewal finds an entry gone, that task is abandoned here (its new
+ * delivery runs elsewhere); before paying for a submit, and again when the request
+ * leaves the HTTP queue, the lease is confirmed — by what this process knew when it
+ * SENT its last claim or renewal, never by when the reply came back. A claim of an entry
+ * that is no longer pending here (reclaimed between the read and the claim while this
+ * worker was frozen, or lost with a wiped Redis) is refused by claimTask and dropped.
  * Checkpoints paid for here outlive a lost lease in the CheckpointKeeper.
  *
  * Robustness: every Redis error in the loop is logged and retried with backoff; NOGROUP
@@ -50,6 +52,7 @@ import {
 import { LeaseLoss, solveTask, type SolveDeps, type SolveEnd } from './solve';
 import { CheckpointKeeper } from './checkpoint-keeper';
 import { WriteBatch } from './write-batch';
+import { Leases } from './leases';
 import { startProcessSpan, withSpan, type ParentMode } from '@solvestream/telemetry';
 import type { WorkerMetrics } from './metrics';
 
@@ -104,13 +107,6 @@ export interface WorkerStats {
   errors: number;
 }
 
-interface Held {
-  lane: string;
-  entry: TaskEntry;
-  claimedAt: number;
-  lost: LeaseLoss;
-}
-
 export class Worker {
   private state: State = 'running';
   private readonly inFlight = new Set<Promise<void>>();
@@ -121,9 +117,8 @@ export class Worker {
   private idle = false;
   private loopDone: Promise<void> | undefined;
   /** Entries this worker holds (claimed, solving or in the backlog), by entry id. */
-  private readonly held = new Map<string, Held>();
+  private readonly leases: Leases;
   private timers: NodeJS.Timeout[] = [];
-  private readonly leaseMs: number;
   /** When the read loop last went round (liveness). */
   lastLoopAt = Date.now();
   /** Deficit-round-robin credit per lane (see `read`). */
@@ -143,7 +138,7 @@ export class Worker {
   private readonly deps: SolveDeps;
 
   constructor(private readonly o: WorkerOptions) {
-    this.leaseMs = o.leaseMs ?? 30_000;
+    this.leases = new Leases({ redis: o.redis, consumer: o.consumer, leaseMs: o.leaseMs ?? 30_000, logger: o.logger });
     this.concurrency = o.concurrency;
     this.checkpoints = new CheckpointKeeper({
       redis: o.redis, keys: o.keys, transitions: o.transitions, logger: o.logger.child({ component: 'checkpoints' }),
@@ -190,7 +185,7 @@ export class Worker {
     await ensureWorkerGroups(this.o.redis, this.o.keys);
     this.checkpoints.start();
     this.loopDone = this.loop();
-    this.timers.push(setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.leaseMs / 3))));
+    this.timers.push(setInterval(() => void this.leases.renew(), Math.max(50, Math.floor((this.o.leaseMs ?? 30_000) / 3))));
     const hb = this.o.heartbeatMs ?? 5000;
     if (hb > 0) {
       void this.heartbeat();
@@ -198,48 +193,11 @@ export class Worker {
     }
   }
 
-  /**
-   * Renews every held entry (one XCLAIM … JUSTID per lane, chunked). Entries not
-   * returned are no longer ours: their tasks are told they lost the lease.
-   */
-  private async renewLeases(ids?: string[]): Promise<Set<string>> {
-    const byLane = new Map<string, string[]>();
-    for (const [id, h] of this.held) {
-      if (ids && !ids.includes(id)) continue;
-      const list = byLane.get(h.lane);
-      if (list) list.push(id);
-      else byLane.set(h.lane, [id]); // (copying the list per entry made a renewal O(n²) in held entries)
-    }
-    const kept = new Set<string>();
-    try {
-      for (const [lane, laneIds] of byLane) {
-        for (let i = 0; i < laneIds.length; i += 500) {
-          const chunk = laneIds.slice(i, i + 500);
-          const got = (await this.o.redis.xclaim(lane, WORKERS_GROUP, this.o.consumer, 0, ...chunk, 'JUSTID')) as string[];
-          got.forEach((g) => kept.add(g));
-          for (const id of chunk) {
-            if (kept.has(id)) continue;
-            const h = this.held.get(id);
-            if (h && !h.lost.lost) {
-              this.o.logger.warn({ taskId: h.entry.taskId, entryId: id }, 'lease lost: the entry was reclaimed; abandoning the task here');
-              h.lost.set();
-            }
-          }
-        }
-      }
-    } catch (err) {
-      // Redis unreachable: nobody can reclaim either. Try again next period.
-      this.o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'lease renewal failed');
-      for (const id of ids ?? []) kept.add(id);
-    }
-    return kept;
-  }
-
   private async heartbeat(): Promise<void> {
     try {
       await this.o.redis.xadd(this.o.keys.heartbeats, 'MAXLEN', '~', 10_000, '*',
         'v', '1', 'service', 'worker', 'instance', this.o.consumer, 'version', this.o.version ?? '0',
-        'state', this.state, 'inFlight', this.inFlight.size, 'held', this.held.size, 'concurrency', this.concurrency, 'configVersion', this.configVersion,
+        'state', this.state, 'inFlight', this.inFlight.size, 'held', this.leases.size, 'concurrency', this.concurrency, 'configVersion', this.configVersion,
         'solved', this.stats.solved, 'failed', this.stats.failed, 'at', Date.now());
     } catch {
       /* heartbeats are best effort */
@@ -375,6 +333,9 @@ export class Worker {
       }
     }
     if (good.length === 0) return;
+    // Taken before the claim is sent: the claim resets each entry's idle time, so its
+    // lease runs at least until leaseFrom + leaseMs, however late its reply is read.
+    const leaseFrom = this.leases.now();
     const claims = await this.o.transitions.claimBatch({ consumer: this.o.consumer, now, items: good.map((g) => ({ entry: g.entry, entryId: g.id })) });
     const ready: { entry: TaskEntry; id: string; checkpoint?: { provider: string; providerTaskId: string } }[] = [];
     const failed = claims.filter((c): c is Error => c instanceof Error);
@@ -391,7 +352,7 @@ export class Worker {
       if (claim.proceed) {
         ready.push({ ...g, checkpoint: claim.checkpoint });
         const lane = this.o.keys.lane(g.entry.priority);
-        this.held.set(g.id, { lane, entry: g.entry, claimedAt: now, lost: new LeaseLoss() });
+        this.leases.hold(g.id, lane, g.entry, leaseFrom);
       }
     });
     // Highest priority first when more arrived than there are slots.
@@ -410,16 +371,7 @@ export class Worker {
   }
 
   private startSolving(entry: TaskEntry, id: string, checkpoint?: { provider: string; providerTaskId: string }): void {
-    const held = this.held.get(id);
-    const lease = {
-      lost: held?.lost ?? new LeaseLoss(),
-      confirm: async (): Promise<boolean> => {
-        if (!held || held.lost.lost) return false;
-        // Fresh claims need no extra round trip; an old one (or one from before a freeze) does.
-        if (this.o.solve.clock() - held.claimedAt < this.leaseMs / 3) return true;
-        return (await this.renewLeases([id])).has(id);
-      },
-    };
+    const lease = { lost: this.leases.get(id)?.lost ?? new LeaseLoss(), confirm: () => this.leases.confirm(id) };
     const span = startProcessSpan({
       destination: this.o.keys.lane(entry.priority), group: WORKERS_GROUP, consumer: this.o.consumer, messageId: id,
       taskId: entry.taskId, attempt: entry.attempt, carrier: entry.trace, parentMode: this.o.traceParentMode,
@@ -440,7 +392,7 @@ export class Worker {
       })
       .finally(() => {
         span.end();
-        this.held.delete(id);
+        this.leases.release(id);
         this.inFlight.delete(p);
         const next = this.state === 'running' && this.inFlight.size < this.concurrency ? this.backlog.shift() : undefined;
         if (next) this.startSolving(next.entry, next.id, next.checkpoint);
@@ -488,7 +440,7 @@ export class Worker {
     const waiting = this.backlog.splice(0);
     await Promise.all(waiting.map(async (b) => {
       await this.handBack(b.entry, b.id);
-      this.held.delete(b.id);
+      this.leases.release(b.id);
       this.stats.handedBack++;
     }));
     const all = Promise.allSettled([...this.inFlight]);
