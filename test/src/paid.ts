@@ -64,6 +64,8 @@ export interface PaidAudit {
   neverCheckpointed: string[];
   /** Submits after the task's checkpoint: paid twice for a known solve. Must be 0. */
   doublePaid: number;
+  /** Every task index the simulator saw more than once, with its submits (for classifying them). */
+  twice: { index: number; submits: { id: number; at: number }[] }[];
   /** Up to 10 offending tasks, for the failure message. */
   offenders: { index: number; taskId: string; checkpoints: string[]; submits: { id: number; at: number }[] }[];
 }
@@ -85,11 +87,14 @@ export function auditSubmits(run: string, ids: readonly (string | undefined)[], 
     if (e.event !== 'provider-submitted') continue;
     checkpoints.set(e.taskId, [...(checkpoints.get(e.taskId) ?? []), e]);
   }
-  const a: PaidAudit = { submits: sim.length, charges: sim.filter((t) => t.charged).length, checkpointed: 0, submittedTwice: 0, lostSubmits: 0, lostSubmitTimes: [], neverCheckpointed: [], doublePaid: 0, offenders: [] };
+  const a: PaidAudit = { submits: sim.length, charges: sim.filter((t) => t.charged).length, checkpointed: 0, submittedTwice: 0, lostSubmits: 0, lostSubmitTimes: [], neverCheckpointed: [], doublePaid: 0, twice: [], offenders: [] };
   ids.forEach((taskId, index) => {
     if (taskId === undefined) return;
     const submits = byIndex.get(index) ?? [];
-    if (submits.length > 1) a.submittedTwice++;
+    if (submits.length > 1) {
+      a.submittedTwice++;
+      a.twice.push({ index, submits: submits.map((x) => ({ id: x.id, at: x.submittedAt })) });
+    }
     const cps = checkpoints.get(taskId) ?? [];
     if (cps.length === 0) {
       a.lostSubmits += submits.length;
