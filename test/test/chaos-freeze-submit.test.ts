@@ -1,11 +1,15 @@
 /**
  * Chaos (b), second part: workers frozen in the middle of a submit burst.
  *
- * `lostSubmits` here are submits a frozen worker had sent (the provider accepted them)
- * but could not checkpoint before its lease ran out: on waking its checkpoint is refused
- * as stale, and the task's new delivery had already submitted again. That is the same
- * window as a kill between submit and checkpoint, only as long as the freeze; without
- * an idempotency key at the provider it cannot be closed. `doublePaid` is different.
+ * `lostSubmits` would be submits a frozen worker had sent (the provider accepted them)
+ * but could not checkpoint before its lease ran out. On waking, its checkpoint is
+ * refused as stale; until 2026-12-07 the task's new delivery had long since submitted
+ * again (7–27 such double payments per run). Now the supervisor holds a reclaimed task
+ * that was claimed without a checkpoint for RECLAIM_HOLD_MS (5 s) before delivering it
+ * again, and the woken worker's checkpoint keeper writes the id it paid for onto the task
+ * within CHECKPOINT_CHECK_MS (1 s): the next delivery polls it. So both are asserted 0
+ * here, where every freeze (2.6 s) ends within lease + hold. A worker killed in that
+ * window (chaos (a)) never writes its id: those stay counted, not asserted.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,11 +71,15 @@ test('a worker frozen while its submits wait for a connection pays for no known 
     const results = await auditResults(c, ks);
     countsLine('chaos(b) freeze during submits', {
       accepted: N, solved: states.filter((s) => s.status === 'solved').length, duplicateResults: results.duplicates,
-      providerSubmits: paid.submits, lostSubmits: paid.lostSubmits, doublePaid: paid.doublePaid,
+      providerSubmits: paid.submits, submittedTwice: paid.submittedTwice, lostSubmits: paid.lostSubmits, doublePaid: paid.doublePaid,
+      reclaimed: events.filter((e) => e.event === 'reclaimed').length, held: events.filter((e) => e.event === 'reclaimed' && e.data.heldUntil).length,
+      reasserted: events.filter((e) => e.event === 'provider-submitted' && e.data.reasserted).length,
     });
     for (const o of paid.offenders.slice(0, 2)) console.log(`  paid twice: ${JSON.stringify(o)}`);
     assert.ok(ids.every((id) => results.perTask.get(id)?.length === 1), 'exactly one result per task (holds)');
     assert.deepEqual(paid.offenders, [], 'no checkpointed task submitted again');
+    assert.equal(paid.lostSubmits, 0, 'no submit of a frozen worker paid for twice: the reclaim hold let its checkpoint land first');
+    assert.equal(paid.submittedTwice, 0);
   } finally {
     c.disconnect();
   }

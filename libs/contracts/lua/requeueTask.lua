@@ -3,7 +3,9 @@
   often. One atomic step for three callers:
 
     mode 'reclaim'   supervisor: the entry sat idle past its lease (dead or frozen worker);
-                     counts as a failure; requeued at once
+                     counts as a failure; requeued at once — or, when the task was claimed
+                     (`active`) and has no provider checkpoint, held in the delayed set
+                     until ARGV[9] (see below)
     mode 'handback'  worker drain: the worker stops and hands its task back; not a failure;
                      requeued at once
     mode 'retry'     worker: a transient failure (provider busy, network); counts as a
@@ -30,13 +32,23 @@
   ARGV[1]  task id            ARGV[2]  lane entry id      ARGV[3]  consumer group
   ARGV[4]  caller's consumer name (must own the entry)    ARGV[5]  now, epoch ms
   ARGV[6]  mode: reclaim | handback | retry               ARGV[7]  reason (text)
-  ARGV[8]  max failures before dead-letter                ARGV[9]  due time for 'retry', epoch ms
+  ARGV[8]  max failures before dead-letter                ARGV[9]  due time for 'retry', epoch ms;
+           for 'reclaim', hold-until for a claimed task without a checkpoint (<= now: no hold)
   ARGV[10] events MAXLEN      ARGV[11] results MAXLEN     ARGV[12] projection TTL after outcome, s
   ARGV[13] error code to report when dead-lettered
   ARGV[14 ..] field/value pairs of the next entry (attempt already incremented, no checkpoint)
 
+  Why the reclaim hold: a stalled worker may have sent the provider submit just before it
+  froze, the request accepted upstream and its checkpoint not yet written. If it wakes
+  within the hold, its checkpoint write is refused as stale, but it keeps the provider id
+  and writes it onto the task (checkpointTask in reassert mode: only where the task names
+  no provider id yet) within a second; the next delivery then polls that id instead of
+  paying again. Without the hold that delivery has submitted long before. A dead worker
+  never writes it: its tasks only start the hold later. A task still `queued` (read but
+  never claimed) cannot have been submitted and is requeued at once.
+
   Returns  {1, newEntryId}   requeued now ('reclaim', 'handback')
-           {1, 'delayed'}    scheduled ('retry')
+           {1, 'delayed'}    scheduled ('retry', or a held 'reclaim')
            {2, deadLetterId} failed too often: dead-lettered, failed result published
            {0, status}       task already has its outcome: entry acked and deleted
            {-3}              NOT_PENDING: the entry is no longer pending (someone handled it)
@@ -119,6 +131,12 @@ if mode == 'retry' then
   redis.call('ZADD', KEYS[6], dueAt, taskId)
   redis.call('HSET', KEYS[7], taskId, cjson.encode(entry))
   event('retried', 'attempt', nextAttempt, 'reason', reason, 'dueAt', dueAt, 'consumer', consumer)
+  return {1, 'delayed'}
+end
+if mode == 'reclaim' and status == 'active' and not cp[2] and tonumber(dueAt) > tonumber(now) then
+  redis.call('ZADD', KEYS[6], dueAt, taskId)
+  redis.call('HSET', KEYS[7], taskId, cjson.encode(entry))
+  event('reclaimed', 'attempt', nextAttempt, 'reason', reason, 'entry', '', 'heldUntil', dueAt, 'consumer', consumer)
   return {1, 'delayed'}
 end
 local newId = redis.call('XADD', KEYS[1], '*', unpack(entry))

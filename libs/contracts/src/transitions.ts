@@ -108,7 +108,12 @@ export interface RequeueInput {
   reason: string;
   /** Failures (reclaims + retries) after which the task is dead-lettered. */
   maxFailures: number;
-  /** For mode 'retry': when the retry becomes due, epoch ms. */
+  /**
+   * For mode 'retry': when the retry becomes due, epoch ms. For mode 'reclaim': hold a
+   * task that was claimed and has no provider checkpoint in the delayed set until then
+   * (its stalled worker may have paid for a submit it has not checkpointed yet; see
+   * requeueTask.lua). Omitted, or <= now: requeued at once.
+   */
   dueAt?: number;
   /** Error code of the failed result if the task is dead-lettered. */
   errorCode?: string;

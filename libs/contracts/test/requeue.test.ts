@@ -131,3 +131,41 @@ test('requeue of a finished task only acks and drops the entry', async () => {
   assert.equal(await redis.xlen(ks.lane('high')), 0);
   assert.equal(await redis.xlen(ks.results), 1);
 });
+
+test('reclaim hold: a claimed task without a checkpoint waits in the delayed set, so its frozen worker\'s paid-for id lands first; the held delivery polls it', async () => {
+  const { e, id } = await deliver('H');
+  // w1 sent the provider submit and froze before its checkpoint; its lease ran out.
+  await redis.xclaim(ks.lane('high'), WORKERS_GROUP, 'sup', 0, id);
+  const r = await tr.requeue({ ...base, entry: e, entryId: id, consumer: 'sup', mode: 'reclaim', reason: 'lease expired', dueAt: 5_010 });
+  assert.deepEqual(r, { kind: 'delayed' });
+  assert.equal(await redis.xlen(ks.lane('high')), 0, 'nothing to deliver yet');
+  assert.equal(await redis.zscore(ks.delayed, 'H'), '5010');
+  assert.deepEqual(await eventsOf('H'), ['submitted', 'claimed', 'reclaimed']);
+  // w1 wakes: its checkpoint is stale, so its keeper writes the id where the task has none.
+  assert.equal(await tr.checkpoint({ taskId: 'H', provider: 'sim', providerTaskId: '777', attempt: 1, consumer: 'w1', now: 20 }), 'stale');
+  assert.deepEqual(await tr.reassertCheckpoints([{ taskId: 'H', provider: 'sim', providerTaskId: '777', attempt: 1, consumer: 'w1', now: 21 }]), ['recorded']);
+  assert.equal(await tr.promote('H', 'high', 5_000), 'not-due');
+  assert.equal(await tr.promote('H', 'high', 5_010), 'promoted');
+  const [got] = flattenReadReply(await redis.xreadgroup('GROUP', WORKERS_GROUP, 'w2', 'COUNT', 1, 'STREAMS', ks.lane('high'), '>'));
+  assert.ok(got?.fields);
+  const d = decodeTaskEntry(got.fields);
+  assert.ok(d.ok);
+  assert.equal(d.value.attempt, 2);
+  const claim = await tr.claim({ entry: d.value, entryId: got.id, consumer: 'w2', now: 5_020 });
+  assert.deepEqual(claim, { proceed: true, checkpoint: { provider: 'sim', providerTaskId: '777' } }, 'the next delivery polls the id w1 paid for');
+});
+
+test('reclaim hold applies only where a submit may be unrecorded: a checkpointed task, and one never claimed, are requeued at once', async () => {
+  const a = await deliver('I');
+  await tr.checkpoint({ taskId: 'I', provider: 'sim', providerTaskId: '1', attempt: 1, consumer: 'w1', now: 3 });
+  await redis.xclaim(ks.lane('high'), WORKERS_GROUP, 'sup', 0, a.id);
+  assert.equal((await tr.requeue({ ...base, entry: a.e, entryId: a.id, consumer: 'sup', mode: 'reclaim', dueAt: 5_000 })).kind, 'requeued');
+  await tr.submit({ entry: entry('J'), now: 1 });
+  // Read (twice over: I's new entry and J) but J never claimed: the worker died in between.
+  const read = flattenReadReply(await redis.xreadgroup('GROUP', WORKERS_GROUP, 'w1', 'COUNT', 5, 'STREAMS', ks.lane('high'), '>'));
+  const j = read.find((x) => { const d = x.fields ? decodeTaskEntry(x.fields) : undefined; return d?.ok && d.value.taskId === 'J'; });
+  assert.ok(j);
+  await redis.xclaim(ks.lane('high'), WORKERS_GROUP, 'sup', 0, j.id);
+  assert.equal((await tr.requeue({ ...base, entry: entry('J'), entryId: j.id, consumer: 'sup', mode: 'reclaim', dueAt: 5_000 })).kind, 'requeued');
+  assert.equal(await redis.zcard(ks.delayed), 0);
+});

@@ -1,5 +1,6 @@
 /** Supervisor configuration: every variable, its default and meaning. Parsed once in main.ts. */
 import { env, type ParsedEnv } from '@solvestream/core';
+import { DEFAULT_RECLAIM_HOLD_MS } from './reclaimer';
 
 export const SUPERVISOR_ENV = {
   REDIS_URL: env.url({ doc: 'Redis URL', default: 'redis://127.0.0.1:6379', protocols: ['redis:', 'rediss:'], secret: true }),
@@ -9,6 +10,7 @@ export const SUPERVISOR_ENV = {
   HOST: env.string({ doc: 'Ops HTTP interface', default: '127.0.0.1' }),
   LEASE_MS: env.int({ doc: 'An entry idle this long belongs to a dead or frozen worker and is reclaimed, ms (must match the workers)', default: 30_000, min: 300, max: 3_600_000 }),
   SUPERVISOR_INTERVAL_MS: env.int({ doc: 'Period of the reclaim / promote loop, ms', default: 1000, min: 20, max: 60_000 }),
+  RECLAIM_HOLD_MS: env.int({ doc: 'A reclaimed task that was claimed but has no provider checkpoint waits this long before its next delivery, ms, so a frozen worker that wakes can hand over the provider id it paid for (no second payment); keep well above the workers\' CHECKPOINT_CHECK_MS; 0 = none', default: DEFAULT_RECLAIM_HOLD_MS, min: 0, max: 600_000 }),
   MAX_FAILURES: env.int({ doc: 'Failed deliveries after which a task is dead-lettered (must match the workers)', default: 5, min: 1, max: 100 }),
   CONSUMER_SWEEP_MS: env.int({ doc: 'How often consumers of dead workers are removed, ms', default: 60_000, min: 1000 }),
   ADMIN_TOKEN: env.optional(env.string({ doc: 'Bearer token required by the dead-letter admin routes (unset: no auth; keep the port internal)', secret: true })),

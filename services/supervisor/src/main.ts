@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     : undefined;
   const supervisor = new Supervisor({
     redis, keys, transitions, logger, consumer: instance, leaseMs: e.LEASE_MS, maxFailures: e.MAX_FAILURES,
-    intervalMs: e.SUPERVISOR_INTERVAL_MS, consumerSweepMs: e.CONSUMER_SWEEP_MS, mode,
+    intervalMs: e.SUPERVISOR_INTERVAL_MS, reclaimHoldMs: e.RECLAIM_HOLD_MS, consumerSweepMs: e.CONSUMER_SWEEP_MS, mode,
   });
   const registry = createSupervisorMetrics({ instance, redis, keys, supervisor: () => supervisor });
   const ops = buildOpsServer({ redis, keys, transitions, supervisor, logger, instance, adminToken: e.ADMIN_TOKEN, registry });

@@ -5,6 +5,13 @@
  * then `requeueTask` (mode reclaim) re-adds the task with its checkpoint — or
  * dead-letters it after too many failures — and acks the old entry, in one step.
  *
+ * A claimed task with no provider checkpoint is held in the delayed set for `holdMs`
+ * before its next delivery (requeueTask.lua, "Why the reclaim hold"): its stalled
+ * worker may have paid for a submit it could not checkpoint before it froze; woken
+ * within the hold, it writes that provider id onto the task and the next delivery polls
+ * it instead of paying again. The price: tasks of a dead worker that had claimed but not
+ * submitted them start `holdMs` later (after the lease they already waited).
+ *
  * XAUTOCLAIM's reply on Redis ≥ 7: [next cursor, claimed entries, deleted ids]. Deleted
  * ids were pending but their entry was trimmed/deleted: Redis has already dropped them
  * from the PEL; they are reported (nothing is left to requeue from them).
@@ -24,13 +31,20 @@ export interface ReclaimOptions {
   consumer: string;
   leaseMs: number;
   maxFailures: number;
+  /** Hold of a reclaimed task that was claimed and has no checkpoint, ms (see above). Default DEFAULT_RECLAIM_HOLD_MS; 0 = none. */
+  holdMs?: number;
   /** Entries per XAUTOCLAIM call (Redis scans at most 10× this many PEL entries). */
   batch?: number;
   clock?: () => number;
 }
 
+/** Default reclaim hold, ms: well above the workers' CHECKPOINT_CHECK_MS (1 s), which bounds how soon a woken worker writes its kept checkpoint. */
+export const DEFAULT_RECLAIM_HOLD_MS = 5000;
+
 export interface ReclaimReport {
+  /** Requeued, at once or held (`held` of them). */
   reclaimed: number;
+  held: number;
   deadLettered: number;
   poison: number;
   deletedWhilePending: number;
@@ -41,8 +55,9 @@ type AutoClaimReply = [string, [string, string[] | null][], string[]?];
 
 /** One full XAUTOCLAIM sweep over every lane. */
 export async function reclaimStalled(o: ReclaimOptions): Promise<ReclaimReport> {
-  const report: ReclaimReport = { reclaimed: 0, deadLettered: 0, poison: 0, deletedWhilePending: 0, skipped: 0 };
+  const report: ReclaimReport = { reclaimed: 0, held: 0, deadLettered: 0, poison: 0, deletedWhilePending: 0, skipped: 0 };
   const clock = o.clock ?? Date.now;
+  const holdMs = o.holdMs ?? DEFAULT_RECLAIM_HOLD_MS;
   for (const lane of o.keys.lanes) {
     let cursor = '0-0';
     // Bounded: a lane with a huge PEL is finished over the next ticks, never in one blocking burst.
@@ -78,9 +93,11 @@ export async function reclaimStalled(o: ReclaimOptions): Promise<ReclaimReport> 
         });
         let r;
         try {
+          const now = clock();
           r = await o.transitions.requeue({
             entry: decoded.value, entryId: id, consumer: o.consumer, mode: 'reclaim',
-            reason: `lease expired (idle > ${o.leaseMs} ms)`, maxFailures: o.maxFailures, now: clock(),
+            reason: `lease expired (idle > ${o.leaseMs} ms)`, maxFailures: o.maxFailures, now,
+            dueAt: holdMs > 0 ? now + holdMs : undefined,
           });
           span.setAttribute('solvestream.reclaim.outcome', r.kind);
           if (r.kind === 'dead-lettered') {
@@ -91,6 +108,7 @@ export async function reclaimStalled(o: ReclaimOptions): Promise<ReclaimReport> 
           span.end();
         }
         if (r.kind === 'requeued') report.reclaimed++;
+        else if (r.kind === 'delayed') { report.reclaimed++; report.held++; }
         else if (r.kind === 'dead-lettered') report.deadLettered++;
         else report.skipped++;
         o.logger.info({ taskId: decoded.value.taskId, attempt: decoded.value.attempt, outcome: r.kind }, 'stalled task reclaimed');

@@ -24,6 +24,8 @@ export interface SupervisorOptions {
   leaseMs: number;
   maxFailures: number;
   intervalMs: number;
+  /** Reclaim hold of a claimed task without a checkpoint, ms (reclaimer.ts). Default 5,000; 0 = none. */
+  reclaimHoldMs?: number;
   /** How often idle consumers are swept, ms. Default 60,000. */
   consumerSweepMs?: number;
   /** A consumer idle this long with nothing pending is removed, ms. Default 10 × lease. */
@@ -70,7 +72,7 @@ export class Supervisor {
     const clock = this.o.clock ?? Date.now;
     this.stats.ticks++;
     try {
-      const r: ReclaimReport = await reclaimStalled({ ...this.o, clock });
+      const r: ReclaimReport = await reclaimStalled({ ...this.o, holdMs: this.o.reclaimHoldMs, clock });
       this.stats.reclaimed += r.reclaimed;
       this.stats.deadLettered += r.deadLettered;
       this.stats.poison += r.poison;

@@ -33,7 +33,7 @@ useRedis({
 });
 
 const supervisor = (maxFailures: number): Supervisor =>
-  new Supervisor({ redis, keys: ks, transitions: tr, logger, consumer: 'sup', leaseMs: LEASE, maxFailures, intervalMs: 50, consumerSweepMs: 0, consumerIdleMs: LEASE });
+  new Supervisor({ redis, keys: ks, transitions: tr, logger, consumer: 'sup', leaseMs: LEASE, maxFailures, intervalMs: 50, consumerSweepMs: 0, consumerIdleMs: LEASE, reclaimHoldMs: 0 });
 
 /** Submits a task whose entry carries the context of a real `send` span; returns that span's id. */
 async function submitTraced(taskId: string): Promise<string> {

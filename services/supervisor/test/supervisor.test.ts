@@ -27,8 +27,9 @@ useRedis({
   },
 });
 
-const supervisor = (consumer = 'sup-1', maxFailures = 3): Supervisor =>
-  new Supervisor({ redis, keys: ks, transitions: tr, logger, consumer, leaseMs: LEASE, maxFailures, intervalMs: 50, consumerSweepMs: 0, consumerIdleMs: LEASE });
+/** The reclaim itself, without the hold (which has its own test below). */
+const supervisor = (consumer = 'sup-1', maxFailures = 3, reclaimHoldMs = 0): Supervisor =>
+  new Supervisor({ redis, keys: ks, transitions: tr, logger, consumer, leaseMs: LEASE, maxFailures, intervalMs: 50, consumerSweepMs: 0, consumerIdleMs: LEASE, reclaimHoldMs });
 
 const entry = (taskId: string): TaskEntry => ({
   taskId, type: 'turnstile', params: { websiteURL: 'https://x.example', websiteKey: '0x4AAAAAAAB' }, tenant: 't',
@@ -70,6 +71,23 @@ test('stalled entries are requeued with their checkpoint once the lease expires,
   const pending = (await redis.xpending(ks.lane('normal'), WORKERS_GROUP)) as [number];
   assert.equal(pending[0], 0, 'old deliveries acked');
   assert.ok(taken.length === 2);
+});
+
+test('reclaim hold: a dead worker\'s claimed task without a checkpoint waits RECLAIM_HOLD_MS before its next delivery; a checkpointed one is requeued at once', async () => {
+  for (const id of ['HA', 'HB']) await tr.submit({ entry: entry(id), now: 1 });
+  await deadWorkerTakes(2);
+  await tr.checkpoint({ taskId: 'HA', provider: 'sim', providerTaskId: '99', attempt: 1, consumer: 'dead', now: 5 });
+  await sleep(LEASE + 50);
+  const sup = supervisor('sup-h', 3, 600);
+  await sup.tick();
+  assert.equal(sup.stats.reclaimed, 2);
+  assert.deepEqual((await laneEntries()).map((e) => e.taskId), ['HA'], 'the checkpointed task is back at once');
+  assert.ok(Number(await redis.zscore(ks.delayed, 'HB')) > Date.now(), 'the other waits in the delayed set');
+  await sup.tick();
+  assert.deepEqual((await laneEntries()).map((e) => e.taskId), ['HA'], 'still held');
+  await sleep(650);
+  await sup.tick();
+  assert.deepEqual((await laneEntries()).map((e) => [e.taskId, e.attempt]).sort(), [['HA', 2], ['HB', 2]], 'delivered after the hold');
 });
 
 test('several supervisors at once never requeue an entry twice', async () => {
