@@ -69,7 +69,11 @@ function killLoop(): { kills: Kill[]; stop: () => Promise<Error[]> } {
   let done = false;
   const loop = (async () => {
     for (let k = 0; !done; k++) {
-      await sleep(2000 + (k % 3) * 500);
+      // Never a multiple of the lease (2 s) nor of its renewal period (2/3 s): at 2,000 ms
+      // the next kill fell on the moment the supervisor requeued the last victim's tasks,
+      // and a requeued entry handed to the blocked read of a worker dying that instant
+      // waited a second lease (kill→resume max 4.0 s instead of 2.1 s, 3 runs in 3).
+      await sleep(2300 + (k % 3) * 500);
       if (done) break;
       const candidates = [...ready].filter(isAlive);
       const victim = candidates[k % Math.max(1, candidates.length)];

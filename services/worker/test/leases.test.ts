@@ -2,10 +2,10 @@
  * Leases against a real redis-server: what a worker may conclude about an entry it
  * holds, including after a stall (a fake lease clock stands in for the frozen time).
  */
-import { after, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Redis from 'ioredis';
-import { startRedis, type RedisServer } from '@solvestream/testkit';
+import type Redis from 'ioredis';
+import { useRedis } from '@solvestream/testkit';
 import { createLogger } from '@solvestream/core';
 import { ensureWorkerGroups, flattenReadReply, keyspace, Transitions, WORKERS_GROUP, type TaskEntry } from '@solvestream/contracts';
 import { Leases } from '../src/leases';
@@ -14,22 +14,15 @@ const LEASE_MS = 900;
 const ks = keyspace();
 const lane = ks.lane('normal');
 const logger = createLogger({ service: 'leases-test', level: 'silent' });
-let server: RedisServer;
 let redis: Redis;
 let tr: Transitions;
 
-before(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-  tr = new Transitions(redis, ks);
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-  await ensureWorkerGroups(redis, ks);
+useRedis({
+  setup: (client) => {
+    redis = client;
+    tr = new Transitions(redis, ks);
+  },
+  reset: (client) => ensureWorkerGroups(client, ks),
 });
 
 let seq = 0;
