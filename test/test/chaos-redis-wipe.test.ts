@@ -31,12 +31,12 @@
  * - `rpoResubmits` (b): the RPO seen from the provider. A POST whose task was created,
  *   claimed and submitted just before the kill, but whose reply died with that Redis
  *   (the client saw a refusal), leaves nothing in the archive — neither the task nor its
- *   idempotency key. The retry with the same key recreates the task under the same id
- *   (derived from the key), and takes over the checkpoint the paying worker kept beside
- *   the missing task (orphan-checkpoint, submitTask.lua): no second payment. Counted and
- *   printed, not asserted zero: a retry delivered and submitted before that worker's
- *   checkpoint write reaches the new Redis still pays again (stop 16 saw one such before
- *   the ids were derived). A second submit for any other reason fails the test.
+ *   idempotency key — so the client's retry with the same key creates a new task, and
+ *   the provider is paid twice for one request. Counted and printed like
+ *   `lostUnarchived`, not asserted zero: closing it needs the retry to find the lost
+ *   task's id (e.g. a task id derived from tenant and idempotency key, so the worker's
+ *   kept checkpoint lands on the new task: checkpoint-keeper.ts). A second submit for
+ *   any other reason fails the test.
  * Also printed: POSTs refused during the outage (b) and retried with their idempotency
  * key afterwards (`ambiguous`: the retry found the task its first POST had created, its
  * idempotency key restored from the archive; otherwise the retry creates it).

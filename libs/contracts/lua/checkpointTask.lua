@@ -12,16 +12,9 @@
   paid for instead of submitting again. A task that already names a provider id keeps
   it (the live checkpoint wins over a late reassertion).
 
-  A task with NO projection (Redis lost it after the provider accepted it: wiped before
-  the archive caught the task) cannot take the checkpoint; it is kept beside it instead,
-  in orphan-checkpoint:<id> (an hour), and the reply is still NO_TASK (the worker's
-  keeper keeps trying). If the client retries its submit with the same idempotency key,
-  the new task gets the same id (the producer derives it from tenant and key) and
-  submitTask takes the orphan over: its delivery polls the id already paid for.
-
-  Called with a variable key count (numkeys first): 1 + 2 per task.
+  Called with a variable key count (numkeys first): 1 + 1 per task.
   KEYS[1]    events      stream
-  KEYS[2i], KEYS[2i+1]  task:<id> (projection hash) and orphan-checkpoint:<id> of task i
+  KEYS[i+1]  task:<id>   projection hash of task i
   ARGV[1]  events MAXLEN; '0' = never trim
   ARGV[2]  '1' = reassert mode (see above); else '0'
   then per task, in key order:
@@ -31,23 +24,21 @@
        1   recorded
        0   the task already has its outcome; nothing written
        2   (reassert only) the task already names a provider id; nothing written
-       -2  NO_TASK: no projection (the checkpoint is kept as an orphan, above)
+       -2  NO_TASK: no projection
        -6  STALE: a newer delivery of this task exists (this caller lost its lease);
            nothing written, so a woken-up frozen worker cannot overwrite the live checkpoint
 ]]
 local eventsMax, reassert = tonumber(ARGV[1]), ARGV[2] == '1'
 local out = {}
 local a = 3
-for k = 2, #KEYS, 2 do
-  local task, orphan = KEYS[k], KEYS[k + 1]
+for k = 2, #KEYS do
+  local task = KEYS[k]
   local taskId, now, provider, providerTaskId, attempt, consumer =
     ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   a = a + 6
   local state = redis.call('HMGET', task, 'status', 'attempt', 'providerTaskId')
   local status = state[1]
   if not status then
-    redis.call('HSET', orphan, 'provider', provider, 'providerTaskId', providerTaskId, 'at', now, 'consumer', consumer)
-    redis.call('EXPIRE', orphan, 3600)
     out[#out + 1] = -2
   elseif TERMINAL[status] then
     out[#out + 1] = 0

@@ -27,9 +27,7 @@
   KEYS[6]  rate:<tenant>        hash (tokens, ts)
   KEYS[7]  open:<tenant>        sorted set (admission)
   KEYS[8]  delayed              sorted set (admission: queue depth)
-  KEYS[9]  orphan-checkpoint:<id>  a provider checkpoint written while no task had this
-                                id (checkpointTask.lua): taken over into the new projection
-  KEYS[10..] tasks:<priority>   every lane (admission: queue depth)
+  KEYS[9..] tasks:<priority>    every lane (admission: queue depth)
   ARGV[1]  task id
   ARGV[2]  now, epoch ms
   ARGV[3]  idempotency TTL in seconds; '0' = the request has no idempotency key
@@ -77,7 +75,7 @@ if ARGV[6] == '1' then
 
   if maxDepth > 0 then
     local depth = redis.call('ZCARD', KEYS[8])
-    for i = 10, #KEYS do depth = depth + redis.call('XLEN', KEYS[i]) end
+    for i = 9, #KEYS do depth = depth + redis.call('XLEN', KEYS[i]) end
     if depth >= maxDepth then return {-12, depth} end
   end
 
@@ -119,15 +117,4 @@ if idemTtl > 0 then
   data[#data + 1] = ARGV[3]
 end
 appendEvent(KEYS[2], eventsMax, taskId, 'submitted', now, data)
-
--- A solve already paid for under this id, whose task Redis lost (a client's retry after
--- a data loss: the id derives from tenant and idempotency key): the new task starts with
--- that checkpoint, and its first delivery polls instead of paying again.
-local orphan = redis.call('HMGET', KEYS[9], 'provider', 'providerTaskId', 'at', 'consumer')
-if orphan[2] then
-  redis.call('HSET', KEYS[1], 'provider', orphan[1], 'providerTaskId', orphan[2], 'providerSubmittedAt', orphan[3] or now)
-  redis.call('DEL', KEYS[9])
-  appendEvent(KEYS[2], eventsMax, taskId, 'provider-submitted', now,
-    {'attempt', '1', 'consumer', orphan[4] or '', 'provider', orphan[1], 'providerTaskId', orphan[2], 'adopted', '1'})
-end
 return {1, entryId}

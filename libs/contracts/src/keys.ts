@@ -45,13 +45,6 @@ export interface Keyspace {
   task(taskId: string): string;
   /** Idempotency key → task id. */
   idem(tenant: string, key: string): string;
-  /**
-   * Hash: a provider checkpoint whose task had no projection when the worker wrote it
-   * (Redis lost the task after it was paid for): provider, providerTaskId, at, consumer.
-   * A task created later under the same id (a client's retry with its idempotency key:
-   * the id derives from it) takes it over at submit; expires after an hour.
-   */
-  orphanCheckpoint(taskId: string): string;
   // ── client API (producer; issue 5) ──────────────────────────────────────────
   /** String: last numeric (gateway) task id issued in this partition; see admission.ts `allocateNumericId`. */
   readonly idSeq: string;
@@ -104,7 +97,6 @@ export function keyspace(options: KeyspaceOptions = {}): Keyspace {
     delayed: `${base}delayed`,
     delayedEntries: `${base}delayed:entries`,
     task: (taskId) => `${base}task:${taskId}`,
-    orphanCheckpoint: (taskId) => `${base}orphan-checkpoint:${taskId}`,
     // Tenant and key are caller-supplied: encode them so neither can forge another key.
     idem: (tenant, key) => `${base}idem:${encodeURIComponent(tenant)}:${encodeURIComponent(key)}`,
     idSeq: `${base}id-seq`,

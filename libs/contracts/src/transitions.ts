@@ -256,7 +256,7 @@ export class Transitions {
       k.events,
       k.lane(entry.priority),
       idempotencyKey === undefined ? k.idem(entry.tenant, '-') : k.idem(entry.tenant, idempotencyKey),
-      k.mode, k.rate(entry.tenant), k.openTasks(entry.tenant), k.delayed, k.orphanCheckpoint(entry.taskId), ...k.lanes,
+      k.mode, k.rate(entry.tenant), k.openTasks(entry.tenant), k.delayed, ...k.lanes,
     ];
     const reply = (await this.fn('submitTask')(
       keys.length, ...keys,
@@ -397,7 +397,7 @@ export class Transitions {
       const keys: string[] = [k.events];
       const args: (string | number)[] = [this.eventsMaxLen, reassert ? '1' : '0'];
       for (const i of chunk) {
-        keys.push(k.task(i.taskId), k.orphanCheckpoint(i.taskId));
+        keys.push(k.task(i.taskId));
         args.push(i.taskId, i.now, i.provider, i.providerTaskId, i.attempt, i.consumer);
       }
       return this.fn('checkpointTask')(keys.length, ...keys, ...args);

@@ -410,26 +410,3 @@ test('completeBatch past one call: every answer belongs to its own task (calls s
   assert.equal(results.length, 407);
   for (const r of results) assert.ok(r.ok && r.value.solution?.token === `tok-${ids.indexOf(r.value.taskId)}`);
 });
-
-test('a checkpoint for a task Redis lost is kept as an orphan, and a task submitted again under that id starts with it: its delivery polls, never pays again', async () => {
-  await tr.submit({ entry: entry('O1'), now: 1000 });
-  const [read] = await readOne('w1');
-  assert.ok(read);
-  assert.deepEqual(await tr.claim({ entry: entry('O1'), entryId: read.id, consumer: 'w1', now: 1001 }), { proceed: true });
-  await redis.flushall(); // wiped after the provider accepted the submit, before the checkpoint
-  await ensureWorkerGroups(redis, ks);
-  await assert.rejects(tr.checkpoint({ taskId: 'O1', provider: 'sim', providerTaskId: '4711', attempt: 1, consumer: 'w1', now: 1002 }), /NO_TASK|no projection/);
-  assert.deepEqual(await tr.reassertCheckpoints([{ taskId: 'O1', provider: 'sim', providerTaskId: '4711', attempt: 1, consumer: 'w1', now: 1003 }]), ['missing']);
-  assert.equal(await redis.hget(ks.orphanCheckpoint('O1'), 'providerTaskId'), '4711');
-  assert.ok((await redis.ttl(ks.orphanCheckpoint('O1'))) > 3000);
-  // The client retries (same idempotency key → same id, ids.ts in the producer).
-  await tr.submit({ entry: entry('O1'), now: 2000 });
-  assert.equal(await redis.exists(ks.orphanCheckpoint('O1')), 0, 'taken over');
-  assert.deepEqual(await events('O1'), ['submitted', 'provider-submitted']);
-  const [again] = await readOne('w2');
-  assert.ok(again);
-  assert.deepEqual(await tr.claim({ entry: entry('O1'), entryId: again.id, consumer: 'w2', now: 2001 }), { proceed: true, checkpoint: { provider: 'sim', providerTaskId: '4711' } });
-  // Other tasks know nothing of it.
-  await tr.submit({ entry: entry('O2'), now: 2002 });
-  assert.equal((await readTask(redis, ks, 'O2'))?.providerTaskId, undefined);
-});

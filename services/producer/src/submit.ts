@@ -26,10 +26,9 @@ import {
   type TaskSpec,
   type TaskView,
   type Transitions,
-  TransitionError,
 } from '@solvestream/contracts';
 import type { Redis } from 'ioredis';
-import { newTaskId, taskIdForKey } from './ids';
+import { newTaskId } from './ids';
 import type { Tenant } from './tenants';
 
 export interface SubmitDeps {
@@ -95,10 +94,7 @@ export class SubmitService {
     const { d } = this;
     const hash = c.idempotencyKey === undefined ? undefined : requestHash(c);
     const now = d.clock();
-    // With an idempotency key the id derives from it (ids.ts: a retry after a data loss
-    // lands on the same id and its paid-for checkpoint).
-    const derived = !c.numericId && c.idempotencyKey !== undefined;
-    const taskId = c.numericId ? await d.admission.allocateNumericId(now) : derived ? taskIdForKey(c.tenant.id, c.idempotencyKey as string) : newTaskId();
+    const taskId = c.numericId ? await d.admission.allocateNumericId(now) : newTaskId();
     const deadline = now + DEFAULT_DEADLINE_SECONDS[c.spec.type] * 1000;
     // `send <lane>` is the task's creation context; the entry carries it to the workers.
     const span = startSendSpan(d.keys.lane(c.priority), taskId, { 'solvestream.task.type': c.spec.type, 'solvestream.source': c.source });
@@ -113,18 +109,10 @@ export class SubmitService {
       openUntil: deadline + d.expireGraceMs, ratePerSecond: c.tenant.ratePerSecond, burst: c.tenant.burst,
       maxOpen: c.tenant.maxOpen, maxQueueDepth: d.maxQueueDepth,
     };
-    const submit = () => withCallSpan(span, () => d.transitions.admitAndSubmit({ entry, idempotencyKey: c.idempotencyKey, projection, now, admission }));
     let r;
     try {
       // Admission and submit are one script call: a refusal writes nothing, a replay consumes nothing.
-      r = await submit().catch((err: unknown) => {
-        if (!(derived && err instanceof TransitionError && err.code === 'TASK_EXISTS')) throw err;
-        // The derived id belongs to a task whose idempotency record expired (the key was
-        // reused after its TTL): this is a new request after all, under a random id.
-        entry.taskId = newTaskId();
-        span.setAttribute('messaging.message.conversation_id', entry.taskId);
-        return submit();
-      });
+      r = await withCallSpan(span, () => d.transitions.admitAndSubmit({ entry, idempotencyKey: c.idempotencyKey, projection, now, admission }));
     } catch (err) {
       // Nothing to undo: the script ran whole or not at all, and an open-task record it
       // wrote belongs to a task that exists (a lost reply does not mean a lost task).

@@ -51,37 +51,6 @@ test('idempotency: the header works too; the same key with another request is 40
   assert.equal(bad.json.error?.field, 'idempotencyKey');
 });
 
-test('idempotency: a retry after Redis lost the task AND its idempotency record gets the same id, and starts with the checkpoint a worker paid for under it', async () => {
-  const first = await post({ ...TS, idempotencyKey: 'lost-1' });
-  assert.equal(first.status, 202);
-  const id = first.json.id;
-  // Wiped within the archive lag after a worker had submitted the task to the provider;
-  // its checkpoint write found no task and was kept beside it (checkpointTask.lua).
-  await h.worker.del(h.keys.task(id), h.keys.idem('default', 'lost-1'));
-  await h.worker.hset(h.keys.orphanCheckpoint(id), 'provider', 'sim', 'providerTaskId', '31337', 'at', '1', 'consumer', 'w-old');
-  const retry = await post({ ...TS, idempotencyKey: 'lost-1' });
-  assert.equal(retry.status, 202, 'a new task (its record was lost)');
-  assert.equal(retry.json.id, id, 'under the same id');
-  assert.equal(await h.worker.hget(h.keys.task(id), 'providerTaskId'), '31337', 'which polls the paid-for solve');
-  // Without a key, ids stay random.
-  const a = await post(TS);
-  const b = await post(TS);
-  assert.notEqual(a.json.id, b.json.id);
-});
-
-test('idempotency: a key reused after its record expired, its old task still there, makes a new task under a random id', async () => {
-  const first = await post({ ...TS, idempotencyKey: 'reused-1' });
-  assert.equal(first.status, 202);
-  await h.worker.del(h.keys.idem('default', 'reused-1')); // the record's TTL ran out; the projection has not
-  const again = await post({ type: 'turnstile', params: { ...VALID_PARAMS.turnstile, action: 'next' }, idempotencyKey: 'reused-1' });
-  assert.equal(again.status, 202);
-  assert.notEqual(again.json.id, first.json.id);
-  assert.equal((await h.worker.hget(h.keys.task(first.json.id), 'status')), 'queued', 'the old task is untouched');
-  const replay = await post({ type: 'turnstile', params: { ...VALID_PARAMS.turnstile, action: 'next' }, idempotencyKey: 'reused-1' });
-  assert.equal(replay.status, 200, 'and the key now names the new one');
-  assert.equal(replay.json.id, again.json.id);
-});
-
 test('callbackUrl: http(s) only, no credentials, private hosts refused unless allowed', async () => {
   for (const url of ['ftp://x.example/', 'not a url', 'https://u:p@x.example/']) {
     const r = await post({ ...TS, callbackUrl: url });
