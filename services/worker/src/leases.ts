@@ -29,8 +29,9 @@
  * `confirm(id)` answers true only when the lease is known to have at least two thirds of
  * its length left: without a round trip when it was reset less than `leaseMs / 3` ago,
  * else after a renewal that came back in time. A renewal that fails (Redis unreachable)
- * confirms nothing: the request is not sent, the task ends here as lost, and its entry
- * is reclaimed after the lease — a delay, never a second payment. What remains is a
+ * confirms nothing: it is asked again after 100, then 200 ms; after three failures the
+ * request is not sent, the task ends here as lost, and its entry is reclaimed after the
+ * lease (and the reclaim hold) — a delay, never a second payment. What remains is a
  * freeze in the few microseconds between a `true` and the request's write to the socket.
  *
  * A renewal re-takes an entry the supervisor has claimed but not yet requeued (XCLAIM
@@ -156,7 +157,13 @@ export class Leases {
       // Sets leaseFrom to this renewal's send time when it keeps the entry; the next
       // turn then says yes only if the answer came back in time.
       const r = await this.renew([id]);
-      if (r.failed || !r.kept.has(id)) return false;
+      if (r.failed) {
+        // Redis unreachable for a moment: ask again shortly (100, 200, 400 ms) before
+        // giving up; given up, the task waits out its lease and the reclaim hold.
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** tries));
+        continue;
+      }
+      if (!r.kept.has(id)) return false;
     }
   }
 }

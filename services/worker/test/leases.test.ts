@@ -122,11 +122,12 @@ test('a renewal that keeps coming back late gives up: nothing is confirmed', asy
   assert.equal(leases.get(id)?.lost.lost, false, 'not lost either: the entry is still ours, only unconfirmed');
 });
 
-test('a renewal that fails confirms nothing and marks nothing lost (Redis unreachable)', async () => {
+test('a renewal that fails is asked again; failing three times it confirms nothing and marks nothing lost (Redis unreachable)', async () => {
   const clock = fakeClock();
+  let calls = 0;
   const broken = new Proxy(redis, {
     get(target, prop, receiver) {
-      if (prop === 'xclaim') return () => Promise.reject(new Error('Connection is closed.'));
+      if (prop === 'xclaim') return () => { calls++; return Promise.reject(new Error('Connection is closed.')); };
       return Reflect.get(target, prop, receiver) as unknown;
     },
   });
@@ -135,9 +136,27 @@ test('a renewal that fails confirms nothing and marks nothing lost (Redis unreac
   leases.hold(id, lane, entry, clock.now());
   clock.advance(LEASE_MS);
   assert.equal(await leases.confirm(id), false);
+  assert.equal(calls, 3);
   const r = await leases.renew();
   assert.equal(r.failed, true);
   assert.equal(leases.get(id)?.lost.lost, false);
+});
+
+test('a renewal that fails once and then goes through confirms the lease (a Redis hiccup costs a retry, not the task)', async () => {
+  const clock = fakeClock();
+  let calls = 0;
+  const flaky = new Proxy(redis, {
+    get(target, prop, receiver) {
+      if (prop !== 'xclaim') return Reflect.get(target, prop, receiver) as unknown;
+      return (...args: unknown[]) => (++calls === 1 ? Promise.reject(new Error('Connection is closed.')) : (target.xclaim as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+    },
+  });
+  const leases = new Leases({ redis: flaky, consumer: 'w1', leaseMs: LEASE_MS, logger, clock: clock.now });
+  const { id, entry } = await delivered();
+  leases.hold(id, lane, entry, clock.now());
+  clock.advance(LEASE_MS);
+  assert.equal(await leases.confirm(id), true);
+  assert.equal(calls, 2);
 });
 
 test('a periodic renewal refreshes every held entry it keeps and marks the reclaimed ones lost', async () => {
