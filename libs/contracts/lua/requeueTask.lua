@@ -127,16 +127,17 @@ end
 redis.call('HSET', KEYS[2], 'status', 'queued', 'attempt', nextAttempt, 'failures', tostring(failures),
   'history', historyJson, 'updatedAt', now)
 ackAndDelete()
-if mode == 'retry' then
+-- Through the delayed set (promoted by the supervisor when due): a retry's backoff, or
+-- the reclaim hold of a claimed task without a checkpoint.
+local held = mode == 'reclaim' and status == 'active' and not cp[2] and tonumber(dueAt) > tonumber(now)
+if mode == 'retry' or held then
   redis.call('ZADD', KEYS[6], dueAt, taskId)
   redis.call('HSET', KEYS[7], taskId, cjson.encode(entry))
-  event('retried', 'attempt', nextAttempt, 'reason', reason, 'dueAt', dueAt, 'consumer', consumer)
-  return {1, 'delayed'}
-end
-if mode == 'reclaim' and status == 'active' and not cp[2] and tonumber(dueAt) > tonumber(now) then
-  redis.call('ZADD', KEYS[6], dueAt, taskId)
-  redis.call('HSET', KEYS[7], taskId, cjson.encode(entry))
-  event('reclaimed', 'attempt', nextAttempt, 'reason', reason, 'entry', '', 'heldUntil', dueAt, 'consumer', consumer)
+  if held then
+    event('reclaimed', 'attempt', nextAttempt, 'reason', reason, 'entry', '', 'heldUntil', dueAt, 'consumer', consumer)
+  else
+    event('retried', 'attempt', nextAttempt, 'reason', reason, 'dueAt', dueAt, 'consumer', consumer)
+  end
   return {1, 'delayed'}
 end
 local newId = redis.call('XADD', KEYS[1], '*', unpack(entry))

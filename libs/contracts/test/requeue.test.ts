@@ -169,3 +169,20 @@ test('reclaim hold applies only where a submit may be unrecorded: a checkpointed
   assert.equal((await tr.requeue({ ...base, entry: entry('J'), entryId: j.id, consumer: 'sup', mode: 'reclaim', dueAt: 5_000 })).kind, 'requeued');
   assert.equal(await redis.zcard(ks.delayed), 0);
 });
+
+test('reclaim hold never postpones a dead-letter: a claimed task without a checkpoint reclaimed once too often gets its failed result at once', async () => {
+  let { e, id } = await deliver('K');
+  for (let n = 1; n < base.maxFailures; n++) {
+    // Each delivery is claimed and stalls; held reclaims are promoted when due.
+    await redis.xclaim(ks.lane('high'), WORKERS_GROUP, 'sup', 0, id);
+    assert.deepEqual(await tr.requeue({ ...base, entry: e, entryId: id, consumer: 'sup', mode: 'reclaim', dueAt: 20 }), { kind: 'delayed' });
+    assert.equal(await tr.promote('K', 'high', 20), 'promoted');
+    ({ e, id } = await readAndClaim('w1'));
+  }
+  await redis.xclaim(ks.lane('high'), WORKERS_GROUP, 'sup', 0, id);
+  const r = await tr.requeue({ ...base, entry: e, entryId: id, consumer: 'sup', mode: 'reclaim', dueAt: 20 });
+  assert.equal(r.kind, 'dead-lettered');
+  assert.equal(await redis.zscore(ks.delayed, 'K'), null, 'not held');
+  assert.equal((await readTask(redis, ks, 'K'))?.status, 'failed');
+  assert.equal(await redis.xlen(ks.results), 1, 'the client has its final answer');
+});

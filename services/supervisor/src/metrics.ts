@@ -9,6 +9,7 @@ import type { Supervisor, SupervisorStats } from './supervisor';
 
 const COUNTERS: [keyof SupervisorStats, string, string][] = [
   ['reclaimed', 'solvestream_supervisor_reclaimed_total', 'Stalled deliveries requeued with their checkpoint'],
+  ['held', 'solvestream_supervisor_reclaim_held_total', 'Reclaimed tasks held RECLAIM_HOLD_MS before their next delivery (claimed, no checkpoint)'],
   ['deadLettered', 'solvestream_supervisor_dead_lettered_total', 'Tasks dead-lettered after too many failed deliveries'],
   ['poison', 'solvestream_supervisor_poison_total', 'Undecodable stalled entries moved to dead-letter'],
   ['promoted', 'solvestream_supervisor_promoted_total', 'Delayed retries promoted back to their lane'],

@@ -37,7 +37,9 @@ export interface SupervisorOptions {
 
 export interface SupervisorStats {
   ticks: number;
+  /** Stalled deliveries requeued, `held` of them through the reclaim hold (reclaimer.ts). */
   reclaimed: number;
+  held: number;
   deadLettered: number;
   poison: number;
   promoted: number;
@@ -51,7 +53,7 @@ export class Supervisor {
   private running: Promise<void> | undefined;
   private lastConsumerSweep = 0;
   private stopped = false;
-  readonly stats: SupervisorStats = { ticks: 0, reclaimed: 0, deadLettered: 0, poison: 0, promoted: 0, consumersRemoved: 0, errors: 0, lastTickAt: 0 };
+  readonly stats: SupervisorStats = { ticks: 0, reclaimed: 0, held: 0, deadLettered: 0, poison: 0, promoted: 0, consumersRemoved: 0, errors: 0, lastTickAt: 0 };
 
   constructor(private readonly o: SupervisorOptions) {}
 
@@ -74,6 +76,7 @@ export class Supervisor {
     try {
       const r: ReclaimReport = await reclaimStalled({ ...this.o, holdMs: this.o.reclaimHoldMs, clock });
       this.stats.reclaimed += r.reclaimed;
+      this.stats.held += r.held;
       this.stats.deadLettered += r.deadLettered;
       this.stats.poison += r.poison;
     } catch (err) {

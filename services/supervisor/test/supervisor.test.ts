@@ -81,6 +81,7 @@ test('reclaim hold: a dead worker\'s claimed task without a checkpoint waits REC
   const sup = supervisor('sup-h', 3, 600);
   await sup.tick();
   assert.equal(sup.stats.reclaimed, 2);
+  assert.equal(sup.stats.held, 1);
   assert.deepEqual((await laneEntries()).map((e) => e.taskId), ['HA'], 'the checkpointed task is back at once');
   assert.ok(Number(await redis.zscore(ks.delayed, 'HB')) > Date.now(), 'the other waits in the delayed set');
   await sup.tick();

@@ -84,6 +84,11 @@ export class Leases {
     return this.held.size;
   }
 
+  /** How often every held entry is renewed: a third of the lease (at least 50 ms). */
+  get renewEveryMs(): number {
+    return Math.max(50, Math.floor(this.o.leaseMs / 3));
+  }
+
   /** Starts holding an entry whose claim was sent at `leaseFrom` (from `now()`). */
   hold(id: string, lane: string, entry: TaskEntry, leaseFrom: number): Held {
     const h: Held = { lane, entry, leaseFrom, lost: new LeaseLoss() };

@@ -185,7 +185,7 @@ export class Worker {
     await ensureWorkerGroups(this.o.redis, this.o.keys);
     this.checkpoints.start();
     this.loopDone = this.loop();
-    this.timers.push(setInterval(() => void this.leases.renew(), Math.max(50, Math.floor((this.o.leaseMs ?? 30_000) / 3))));
+    this.timers.push(setInterval(() => void this.leases.renew(), this.leases.renewEveryMs));
     const hb = this.o.heartbeatMs ?? 5000;
     if (hb > 0) {
       void this.heartbeat();

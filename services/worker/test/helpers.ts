@@ -1,8 +1,22 @@
 /**
- * Test harness: the real provider simulator as a child process on a free port.
+ * Test harness: the real provider simulator as a child process on a free port, and a
+ * fresh redis-server per test file with the worker groups in place.
  */
 import { join, resolve } from 'node:path';
-import { freePort, spawnService, waitFor, type ServiceProcess } from '@solvestream/testkit';
+import type Redis from 'ioredis';
+import { freePort, spawnService, useRedis, waitFor, type ServiceProcess } from '@solvestream/testkit';
+import { ensureWorkerGroups, Transitions, type Keyspace } from '@solvestream/contracts';
+
+/**
+ * A redis-server for this test file (flushed before each test, worker groups created):
+ * `use` gets the client and Transitions over `ks` once it is up.
+ */
+export function useWorkerRedis(ks: Keyspace, use: (redis: Redis, transitions: Transitions) => void): void {
+  useRedis({
+    setup: (client) => use(client, new Transitions(client, ks)),
+    reset: (client) => ensureWorkerGroups(client, ks),
+  });
+}
 
 const SIM_ENTRY = join(resolve(__dirname, '..', '..', '..'), 'provider-sim', 'dist', 'src', 'main.js');
 export const KEY = 'cafebabecafebabecafebabecafebabe';

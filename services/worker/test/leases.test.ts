@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Redis from 'ioredis';
-import { useRedis } from '@solvestream/testkit';
 import { createLogger } from '@solvestream/core';
-import { ensureWorkerGroups, flattenReadReply, keyspace, Transitions, WORKERS_GROUP, type TaskEntry } from '@solvestream/contracts';
+import { flattenReadReply, keyspace, WORKERS_GROUP, type TaskEntry, type Transitions } from '@solvestream/contracts';
 import { Leases } from '../src/leases';
+import { useWorkerRedis } from './helpers';
 
 const LEASE_MS = 900;
 const ks = keyspace();
@@ -17,12 +17,9 @@ const logger = createLogger({ service: 'leases-test', level: 'silent' });
 let redis: Redis;
 let tr: Transitions;
 
-useRedis({
-  setup: (client) => {
-    redis = client;
-    tr = new Transitions(redis, ks);
-  },
-  reset: (client) => ensureWorkerGroups(client, ks),
+useWorkerRedis(ks, (client, transitions) => {
+  redis = client;
+  tr = transitions;
 });
 
 let seq = 0;
@@ -44,29 +41,45 @@ function fakeClock(start = 10_000): { now: () => number; advance: (ms: number) =
   return { now: () => t, advance: (ms) => { t += ms; } };
 }
 
-/** `redis` with its XCLAIM calls counted, and a hook run after each one's reply, before the caller sees it. */
-function countingRedis(afterReply?: (call: number) => Promise<void>): { client: Redis; calls: () => number } {
+/** `redis` whose XCLAIM calls are counted and answered by `xclaim` (`real` sends the real one). */
+function xclaimVia(xclaim: (call: number, real: () => Promise<unknown>) => Promise<unknown>): { client: Redis; calls: () => number } {
   let calls = 0;
   const client = new Proxy(redis, {
     get(target, prop, receiver) {
       if (prop !== 'xclaim') return Reflect.get(target, prop, receiver) as unknown;
-      return async (...args: unknown[]) => {
-        const n = ++calls;
-        const reply = await (target.xclaim as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        await afterReply?.(n);
-        return reply;
-      };
+      return (...args: unknown[]) => xclaim(++calls, () => (target.xclaim as (...a: unknown[]) => Promise<unknown>).apply(target, args));
     },
   });
   return { client, calls: () => calls };
 }
 
+/** The real XCLAIM, with a hook run after each one's reply, before the caller sees it. */
+function countingRedis(afterReply?: (call: number) => Promise<void>): { client: Redis; calls: () => number } {
+  return xclaimVia(async (n, real) => {
+    const reply = await real();
+    await afterReply?.(n);
+    return reply;
+  });
+}
+
+const closed = (): Promise<never> => Promise.reject(new Error('Connection is closed.'));
+
+/** Leases of consumer `w1` over `client`, on the fake `clock`. */
+const leasesOver = (client: Redis, clock: { now: () => number }): Leases =>
+  new Leases({ redis: client, consumer: 'w1', leaseMs: LEASE_MS, logger, clock: clock.now });
+
+/** Delivers a task to `w1` and holds its entry with a lease reset now; returns the entry id. */
+async function holdOne(leases: Leases, clock: { now: () => number }): Promise<string> {
+  const { id, entry } = await delivered();
+  leases.hold(id, lane, entry, clock.now());
+  return id;
+}
+
 test('a lease reset less than a third of its length ago is confirmed without a round trip', async () => {
   const clock = fakeClock();
   const { client, calls } = countingRedis();
-  const leases = new Leases({ redis: client, consumer: 'w1', leaseMs: LEASE_MS, logger, clock: clock.now });
-  const { id, entry } = await delivered();
-  leases.hold(id, lane, entry, clock.now());
+  const leases = leasesOver(client, clock);
+  const id = await holdOne(leases, clock);
   clock.advance(LEASE_MS / 3 - 1);
   assert.equal(await leases.confirm(id), true);
   assert.equal(calls(), 0);
@@ -75,7 +88,7 @@ test('a lease reset less than a third of its length ago is confirmed without a r
 test('an older lease is renewed before it is confirmed; one reclaimed meanwhile is refused and marked lost', async () => {
   const clock = fakeClock();
   const { client, calls } = countingRedis();
-  const leases = new Leases({ redis: client, consumer: 'w1', leaseMs: LEASE_MS, logger, clock: clock.now });
+  const leases = leasesOver(client, clock);
   const kept = await delivered();
   const gone = await delivered();
   leases.hold(kept.id, lane, kept.entry, clock.now());
@@ -100,10 +113,9 @@ test('a renewal whose reply is read after a stall vouches for nothing: the lease
     clock.advance(LEASE_MS + 600); // frozen while the reply waited in the socket
     await redis.xack(lane, WORKERS_GROUP, ...entries); // meanwhile the supervisor reclaimed it
   });
-  const leases = new Leases({ redis: client, consumer: 'w1', leaseMs: LEASE_MS, logger, clock: clock.now });
-  const { id, entry } = await delivered();
+  const leases = leasesOver(client, clock);
+  const id = await holdOne(leases, clock);
   entries.push(id);
-  leases.hold(id, lane, entry, clock.now());
   clock.advance(LEASE_MS / 2);
   assert.equal(await leases.confirm(id), false, 'the stale "yours" was not taken for a lease');
   assert.equal(calls(), 2, 'it asked again, and the second answer said the entry is gone');
@@ -113,9 +125,8 @@ test('a renewal whose reply is read after a stall vouches for nothing: the lease
 test('a renewal that keeps coming back late gives up: nothing is confirmed', async () => {
   const clock = fakeClock();
   const { client, calls } = countingRedis(async () => { clock.advance(LEASE_MS); });
-  const leases = new Leases({ redis: client, consumer: 'w1', leaseMs: LEASE_MS, logger, clock: clock.now });
-  const { id, entry } = await delivered();
-  leases.hold(id, lane, entry, clock.now());
+  const leases = leasesOver(client, clock);
+  const id = await holdOne(leases, clock);
   clock.advance(LEASE_MS);
   assert.equal(await leases.confirm(id), false);
   assert.equal(calls(), 3);
@@ -124,19 +135,12 @@ test('a renewal that keeps coming back late gives up: nothing is confirmed', asy
 
 test('a renewal that fails is asked again; failing three times it confirms nothing and marks nothing lost (Redis unreachable)', async () => {
   const clock = fakeClock();
-  let calls = 0;
-  const broken = new Proxy(redis, {
-    get(target, prop, receiver) {
-      if (prop === 'xclaim') return () => { calls++; return Promise.reject(new Error('Connection is closed.')); };
-      return Reflect.get(target, prop, receiver) as unknown;
-    },
-  });
-  const leases = new Leases({ redis: broken, consumer: 'w1', leaseMs: LEASE_MS, logger, clock: clock.now });
-  const { id, entry } = await delivered();
-  leases.hold(id, lane, entry, clock.now());
+  const { client: broken, calls } = xclaimVia(closed);
+  const leases = leasesOver(broken, clock);
+  const id = await holdOne(leases, clock);
   clock.advance(LEASE_MS);
   assert.equal(await leases.confirm(id), false);
-  assert.equal(calls, 3);
+  assert.equal(calls(), 3);
   const r = await leases.renew();
   assert.equal(r.failed, true);
   assert.equal(leases.get(id)?.lost.lost, false);
@@ -144,24 +148,17 @@ test('a renewal that fails is asked again; failing three times it confirms nothi
 
 test('a renewal that fails once and then goes through confirms the lease (a Redis hiccup costs a retry, not the task)', async () => {
   const clock = fakeClock();
-  let calls = 0;
-  const flaky = new Proxy(redis, {
-    get(target, prop, receiver) {
-      if (prop !== 'xclaim') return Reflect.get(target, prop, receiver) as unknown;
-      return (...args: unknown[]) => (++calls === 1 ? Promise.reject(new Error('Connection is closed.')) : (target.xclaim as (...a: unknown[]) => Promise<unknown>).apply(target, args));
-    },
-  });
-  const leases = new Leases({ redis: flaky, consumer: 'w1', leaseMs: LEASE_MS, logger, clock: clock.now });
-  const { id, entry } = await delivered();
-  leases.hold(id, lane, entry, clock.now());
+  const { client: flaky, calls } = xclaimVia((n, real) => (n === 1 ? closed() : real()));
+  const leases = leasesOver(flaky, clock);
+  const id = await holdOne(leases, clock);
   clock.advance(LEASE_MS);
   assert.equal(await leases.confirm(id), true);
-  assert.equal(calls, 2);
+  assert.equal(calls(), 2);
 });
 
 test('a periodic renewal refreshes every held entry it keeps and marks the reclaimed ones lost', async () => {
   const clock = fakeClock();
-  const leases = new Leases({ redis, consumer: 'w1', leaseMs: LEASE_MS, logger, clock: clock.now });
+  const leases = leasesOver(redis, clock);
   const held = [await delivered(), await delivered(), await delivered()];
   for (const h of held) leases.hold(h.id, lane, h.entry, clock.now());
   await redis.xack(lane, WORKERS_GROUP, held[1]!.id);

@@ -6,23 +6,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Redis from 'ioredis';
-import { useRedis } from '@solvestream/testkit';
 import {
-  ensureWorkerGroups, flattenReadReply, keyspace, readTask, Transitions, WORKERS_GROUP,
+  flattenReadReply, keyspace, readTask, WORKERS_GROUP, type Transitions,
   type CheckpointInput, type CompleteInput, type TaskEntry,
 } from '@solvestream/contracts';
 import { WriteBatch } from '../src/write-batch';
+import { useWorkerRedis } from './helpers';
 
 let redis: Redis;
 const ks = keyspace({ prefix: 'wb' });
 let tr: Transitions;
 
-useRedis({
-  setup: (client) => {
-    redis = client;
-    tr = new Transitions(redis, ks);
-  },
-  reset: (client) => ensureWorkerGroups(client, ks),
+useWorkerRedis(ks, (client, transitions) => {
+  redis = client;
+  tr = transitions;
 });
 
 /** Script calls Redis has run so far (EVALSHA + EVAL). */
