@@ -1,11 +1,16 @@
 --[[
-  submitTask — accept a new task (DESIGN.md "The life of a task", step 1).
-  One atomic step: idempotency check, admission (when asked: the producer's path, so
-  admitting and submitting are one round trip), projection `queued`, events +=
-  submitted, tasks:<priority> += the first delivery entry.
+  submitTask — accept new tasks (DESIGN.md "The life of a task", step 1), a batch in
+  one call. Per task, ONE atomic step: idempotency check, admission (when asked: the
+  producer's path, so admitting and submitting are one round trip), projection
+  `queued`, events += submitted, tasks:<priority> += the first delivery entry. The tasks
+  of a batch are independent: each gets its own answer, as if it had been its own call,
+  in batch order (a later task sees what an earlier one wrote: the same idempotency key
+  twice in one batch gives the second the first's task). One call per batch: the
+  producer sends the submits of one event-loop turn together (submit.ts).
 
-  Order: an idempotent replay and an existing task come back before admission, so
-  neither consumes a rate token or an open-task slot; a refusal writes nothing.
+  Order, per task: an idempotent replay and an existing task come back before
+  admission, so neither consumes a rate token or an open-task slot; a refusal writes
+  nothing.
 
   Admission checks, in this order, consuming nothing unless every one passes (the rate
   check, last, takes its token only then):
@@ -17,35 +22,45 @@
     4. tenant rate        token bucket: `rate` tokens per second, `burst` at most
 
   then the task is recorded as one of the tenant's open tasks (score: deadline + grace);
-  the producer's results dispatcher removes it when the result arrives.
+  the producer's results dispatcher removes it when the result arrives. The mode and the
+  queue depth are read once per call (nothing else runs during it; the depth counts the
+  call's own accepted tasks).
 
-  KEYS[1]  task:<id>            projection hash (must not exist yet)
-  KEYS[2]  events               stream
-  KEYS[3]  tasks:<priority>     lane stream
-  KEYS[4]  idem:<tenant>:<key>  idempotency key (untouched when ARGV[3] == '0')
-  KEYS[5]  mode                 hash (`mode`: normal | degraded | emergency; missing = normal)
-  KEYS[6]  rate:<tenant>        hash (tokens, ts)
-  KEYS[7]  open:<tenant>        sorted set (admission)
-  KEYS[8]  delayed              sorted set (admission: queue depth)
-  KEYS[9..] tasks:<priority>    every lane (admission: queue depth)
-  ARGV[1]  task id
-  ARGV[2]  now, epoch ms
-  ARGV[3]  idempotency TTL in seconds; '0' = the request has no idempotency key
-  ARGV[4]  events MAXLEN (approximate trim); '0' = never trim
-  ARGV[5]  the client's idempotency key ('' when none): recorded in the `submitted`
-           event with the TTL, so a restore from the archive can map it to the task again
-  ARGV[6]  '1' = admit first (ARGV[7..12] apply), '0' = no admission (KEYS[5..] unused)
-  ARGV[7]  priority of the task (checked against the mode)
-  ARGV[8]  rate, tokens per second ('0' = unlimited)
-  ARGV[9]  burst (bucket size, >= 1)
-  ARGV[10] tenant open-task cap ('0' = unlimited)
-  ARGV[11] queue depth cap ('0' = unlimited)
-  ARGV[12] open-until score: deadline + grace, epoch ms
-  ARGV[13] n: the number of projection field/value pairs that follow
-  ARGV[14 .. 13+2n]  projection field/value pairs
-  ARGV[14+2n ..]     lane entry field/value pairs
+  The projection's task, type, tenant, priority and deadline are the entry's fields of
+  the same names: they are sent once, in the entry.
 
-  Returns  {1, laneEntryId}      accepted
+  Called with a variable key count (numkeys first): 3 + L + 4 per task.
+  KEYS[1]        events              stream
+  KEYS[2]        mode                hash (`mode`: normal | degraded | emergency; missing = normal)
+  KEYS[3]        delayed             sorted set (admission: queue depth)
+  KEYS[4..3+L]   tasks:<priority>    every lane, L = ARGV[2] (admission: queue depth; the
+                                     task's own lane is one of them, ARGV lane index)
+  then per task i, 4 keys:
+                 task:<id>           projection hash (must not exist yet)
+                 idem:<tenant>:<key> idempotency key (untouched when the idempotency TTL is '0')
+                 rate:<tenant>       hash (tokens, ts)
+                 open:<tenant>       sorted set (admission)
+  ARGV[1]  events MAXLEN (approximate trim); '0' = never trim
+  ARGV[2]  L: the number of lanes
+  then per task, in key order:
+    task id
+    now, epoch ms
+    idempotency TTL in seconds; '0' = the request has no idempotency key
+    the client's idempotency key ('' when none): recorded in the `submitted` event with
+      the TTL, so a restore from the archive can map it to the task again
+    lane index: the task's lane is KEYS[3 + index]
+    admit: '1' = admission first (the next five apply), '0' = none (tests, restores, tools)
+    rate, tokens per second ('0' = unlimited)
+    burst (bucket size, >= 1)
+    tenant open-task cap ('0' = unlimited)
+    queue depth cap ('0' = unlimited)
+    open-until score: deadline + grace, epoch ms
+    n, then n extra projection field/value pairs (source, callbackUrl, requestHash)
+    m, then m lane entry field/value pairs (task, type, tenant, priority and deadline
+      among them: the projection takes those from here)
+
+  Returns, per task in order:
+           {1, laneEntryId}      accepted
            {0, existingTaskId}   the idempotency key already names a task; nothing written
            {-1}                  TASK_EXISTS: the projection already exists; nothing written
            {-11, mode}           MODE: the mode in force does not take this priority
@@ -53,68 +68,102 @@
            {-13, open}           TENANT_FULL
            {-14, retryAfterMs}   RATE_LIMITED      (refusals write nothing)
 ]]
-local taskId, now, idemTtl, eventsMax = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local eventsMax, nLanes = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ALLOWED = {
+  degraded = {critical = true, high = true},
+  emergency = {critical = true},
+}
+local PROJECTED = {task = true, type = true, tenant = true, priority = true, deadline = true}
+local mode, depth -- read on first need, once per call
 
-if idemTtl > 0 then
-  local existing = redis.call('GET', KEYS[4])
-  if existing then return {0, existing} end
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
+local function submitOne(k, a)
+  local taskKey, idemKey, rateKey, openKey = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+  local taskId, now, idemTtl, idem = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
+  local lane, admit = KEYS[3 + tonumber(ARGV[a + 4])], ARGV[a + 5] == '1'
+  local n = tonumber(ARGV[a + 11])
+  local m = tonumber(ARGV[a + 12 + 2 * n])
+  local e0 = a + 13 + 2 * n -- first entry field
+  local nextA = e0 + 2 * m
 
-if ARGV[6] == '1' then
-  local priority = ARGV[7]
-  local rate, burst, maxOpen, maxDepth = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-  local nowN = tonumber(now)
+  if idemTtl > 0 then
+    local existing = redis.call('GET', idemKey)
+    if existing then return {0, existing}, nextA end
+  end
+  if redis.call('EXISTS', taskKey) == 1 then return {-1}, nextA end
 
-  local mode = redis.call('HGET', KEYS[5], 'mode') or 'normal'
-  local allowed = ({
-    degraded = {critical = true, high = true},
-    emergency = {critical = true},
-  })[mode]
-  if allowed and not allowed[priority] then return {-11, mode} end
-
-  if maxDepth > 0 then
-    local depth = redis.call('ZCARD', KEYS[8])
-    for i = 9, #KEYS do depth = depth + redis.call('XLEN', KEYS[i]) end
-    if depth >= maxDepth then return {-12, depth} end
+  local entry, proj = {}, {'status', 'queued', 'attempt', '1', 'createdAt', now, 'updatedAt', now}
+  local priority
+  for i = e0, nextA - 1, 2 do
+    local f, v = ARGV[i], ARGV[i + 1]
+    entry[#entry + 1] = f
+    entry[#entry + 1] = v
+    if PROJECTED[f] then
+      proj[#proj + 1] = f
+      proj[#proj + 1] = v
+      if f == 'priority' then priority = v end
+    end
   end
 
-  if maxOpen > 0 then
-    redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. now)
-    local open = redis.call('ZCARD', KEYS[7])
-    if open >= maxOpen then return {-13, open} end
+  if admit then
+    local rate, burst, maxOpen, maxDepth = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
+    local nowN = tonumber(now)
+
+    mode = mode or redis.call('HGET', KEYS[2], 'mode') or 'normal'
+    local allowed = ALLOWED[mode]
+    if allowed and not allowed[priority] then return {-11, mode}, nextA end
+
+    if maxDepth > 0 then
+      if not depth then
+        depth = redis.call('ZCARD', KEYS[3])
+        for i = 4, 3 + nLanes do depth = depth + redis.call('XLEN', KEYS[i]) end
+      end
+      if depth >= maxDepth then return {-12, depth}, nextA end
+    end
+
+    if maxOpen > 0 then
+      redis.call('ZREMRANGEBYSCORE', openKey, '-inf', '(' .. now)
+      local open = redis.call('ZCARD', openKey)
+      if open >= maxOpen then return {-13, open}, nextA end
+    end
+
+    if rate > 0 then
+      local b = redis.call('HMGET', rateKey, 'tokens', 'ts')
+      local tokens = tonumber(b[1] or '') or burst
+      local ts = tonumber(b[2] or '') or nowN
+      tokens = math.min(burst, tokens + math.max(0, nowN - ts) * rate / 1000)
+      if tokens < 1 then return {-14, math.ceil((1 - tokens) * 1000 / rate)}, nextA end
+      redis.call('HSET', rateKey, 'tokens', tostring(tokens - 1), 'ts', now)
+      redis.call('PEXPIRE', rateKey, math.ceil(burst * 1000 / rate) + 1000)
+    end
+
+    redis.call('ZADD', openKey, ARGV[a + 10], taskId)
+    redis.call('PEXPIRE', openKey, 86400000)
   end
 
-  if rate > 0 then
-    local b = redis.call('HMGET', KEYS[6], 'tokens', 'ts')
-    local tokens = tonumber(b[1] or '') or burst
-    local ts = tonumber(b[2] or '') or nowN
-    tokens = math.min(burst, tokens + math.max(0, nowN - ts) * rate / 1000)
-    if tokens < 1 then return {-14, math.ceil((1 - tokens) * 1000 / rate)} end
-    redis.call('HSET', KEYS[6], 'tokens', tostring(tokens - 1), 'ts', now)
-    redis.call('PEXPIRE', KEYS[6], math.ceil(burst * 1000 / rate) + 1000)
+  for i = a + 12, a + 11 + 2 * n do proj[#proj + 1] = ARGV[i] end
+  local entryId = redis.call('XADD', lane, '*', unpack(entry))
+  if depth then depth = depth + 1 end
+  proj[#proj + 1] = 'entryId'
+  proj[#proj + 1] = entryId
+  redis.call('HSET', taskKey, unpack(proj))
+  if idemTtl > 0 then redis.call('SET', idemKey, taskId, 'EX', idemTtl) end
+
+  local data = {'attempt', '1', 'entry', entryId}
+  if idemTtl > 0 then
+    data[#data + 1] = 'idem'
+    data[#data + 1] = idem
+    data[#data + 1] = 'idemTtl'
+    data[#data + 1] = ARGV[a + 2]
   end
-
-  redis.call('ZADD', KEYS[7], ARGV[12], taskId)
-  redis.call('PEXPIRE', KEYS[7], 86400000)
+  appendEvent(KEYS[1], eventsMax, taskId, 'submitted', now, data)
+  return {1, entryId}, nextA
 end
 
-local n = tonumber(ARGV[13])
-local proj, entry = {}, {}
-for i = 14, 13 + 2 * n do proj[#proj + 1] = ARGV[i] end
-for i = 14 + 2 * n, #ARGV do entry[#entry + 1] = ARGV[i] end
-
-local entryId = redis.call('XADD', KEYS[3], '*', unpack(entry))
-redis.call('HSET', KEYS[1], 'status', 'queued', 'attempt', '1', 'createdAt', now, 'updatedAt', now,
-  'entryId', entryId, unpack(proj))
-if idemTtl > 0 then redis.call('SET', KEYS[4], taskId, 'EX', idemTtl) end
-
-local data = {'attempt', '1', 'entry', entryId}
-if idemTtl > 0 then
-  data[#data + 1] = 'idem'
-  data[#data + 1] = ARGV[5]
-  data[#data + 1] = 'idemTtl'
-  data[#data + 1] = ARGV[3]
+local out = {}
+local a = 3
+for k = 4 + nLanes, #KEYS, 4 do
+  local reply, nextA = submitOne(k, a)
+  out[#out + 1] = reply
+  a = nextA
 end
-appendEvent(KEYS[2], eventsMax, taskId, 'submitted', now, data)
-return {1, entryId}
+return out

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { TransitionError } from './errors';
-import { WORKERS_GROUP, type Keyspace, type Priority } from './keys';
+import { PRIORITIES, WORKERS_GROUP, type Keyspace, type Priority } from './keys';
 import type { Mode } from './mode';
 import { encodeResultEntry, encodeTaskEntry, objectToFields, type ResultEntry, type TaskEntry } from './codec';
 
@@ -27,7 +27,7 @@ export const ScriptErrorCode = {
 } as const;
 
 const SCRIPTS = {
-  submitTask: null, // variable: 8 keys + every lane
+  submitTask: null, // variable (batch): 3 keys + every lane + 4 per task
   claimTask: null, // variable (batch): numkeys is the first argument
   checkpointTask: null, // variable (batch)
   completeTask: null, // variable (batch)
@@ -161,6 +161,16 @@ export interface SubmitInput {
   now: number;
 }
 
+/** One task of `submitBatch`: with `admission`, the producer's path (`admitAndSubmit`). */
+export type SubmittedInput = SubmitInput & { admission?: SubmitAdmission };
+
+/** Rough size of a submit's arguments, bytes (its params dominate: images are large). */
+function submitWeight(i: SubmittedInput): number {
+  let w = 512;
+  for (const v of Object.values(i.entry.params)) if (typeof v === 'string') w += v.length;
+  return w;
+}
+
 export interface ClaimInput {
   entry: TaskEntry;
   entryId: string;
@@ -179,6 +189,8 @@ export interface ClaimBatchInput {
  * runs alone in Redis, so a bigger batch would hold up every other client for longer.
  */
 const BATCH_CHUNK = 200;
+/** Most bytes of arguments per batched call, as estimated by the caller's weight function. */
+const BATCH_CHUNK_BYTES = 1 << 20;
 
 export interface CompleteInput {
   result: ResultEntry;
@@ -226,7 +238,7 @@ export class Transitions {
 
   /** Accepts a task without admission checks (tests, restores, tools). See submitTask.lua. */
   async submit(input: SubmitInput): Promise<SubmitResult> {
-    const r = await this.runSubmit(input, undefined);
+    const r = await Transitions.single(this.submitBatch([input]));
     if ('admitted' in r) throw new TransitionError('UNEXPECTED', `submitTask refused a task it was not asked to admit (${r.reason})`);
     return r;
   }
@@ -238,45 +250,47 @@ export class Transitions {
    * was its own script call: one more round trip and Lua call per task.
    */
   admitAndSubmit(input: SubmitInput & { admission: SubmitAdmission }): Promise<SubmitResult | AdmitRefusal> {
-    return this.runSubmit(input, input.admission);
+    return Transitions.single(this.submitBatch([input]));
   }
 
-  private async runSubmit({ entry, idempotencyKey, projection, now }: SubmitInput, a: SubmitAdmission | undefined): Promise<SubmitResult | AdmitRefusal> {
+  /**
+   * Submits many tasks in one script call per chunk (submitTask.lua): one answer per
+   * input, in order, as `submit` / `admitAndSubmit` give it (admission applies to the
+   * inputs that carry `admission`); a task whose projection exists answers a
+   * TASK_EXISTS TransitionError. Chunks close at 200 tasks or 1 MiB of arguments, so a
+   * call of large image tasks does not hold Redis for long.
+   */
+  submitBatch(inputs: readonly SubmittedInput[]): Promise<(SubmitResult | AdmitRefusal | Error)[]> {
     const k = this.keys;
-    const proj = objectToFields({
-      ...projection,
-      task: entry.taskId,
-      type: entry.type,
-      tenant: entry.tenant,
-      priority: entry.priority,
-      deadline: entry.deadline,
-    });
-    const keys = [
-      k.task(entry.taskId),
-      k.events,
-      k.lane(entry.priority),
-      idempotencyKey === undefined ? k.idem(entry.tenant, '-') : k.idem(entry.tenant, idempotencyKey),
-      k.mode, k.rate(entry.tenant), k.openTasks(entry.tenant), k.delayed, ...k.lanes,
-    ];
-    const reply = (await this.fn('submitTask')(
-      keys.length, ...keys,
-      entry.taskId,
-      now,
-      idempotencyKey === undefined ? 0 : this.idemTtl,
-      this.eventsMaxLen,
-      idempotencyKey ?? '',
-      a ? 1 : 0, entry.priority,
-      a?.ratePerSecond ?? 0, Math.max(1, a?.burst ?? 1), a?.maxOpen ?? 0, a?.maxQueueDepth ?? 0, a?.openUntil ?? 0,
-      proj.length / 2,
-      ...proj,
-      ...encodeTaskEntry(entry),
-    )) as [number, string?];
-    if (reply[0] === ScriptErrorCode.TASK_EXISTS) throw new TransitionError('TASK_EXISTS', `task ${entry.taskId} already exists`);
-    if (reply[0] === 0) return { created: false, taskId: String(reply[1]) };
-    if (reply[0] === 1) return { created: true, taskId: entry.taskId, entryId: String(reply[1]) };
-    const refused = admissionRefusal(reply);
-    if (!refused) throw new TransitionError('UNEXPECTED', `submitTask answered ${JSON.stringify(reply)}`);
-    return refused;
+    return this.inChunks(inputs, (chunk) => {
+      const keys: string[] = [k.events, k.mode, k.delayed, ...k.lanes];
+      const args: (string | number)[] = [this.eventsMaxLen, k.lanes.length];
+      for (const { entry, idempotencyKey, projection, now, admission: a } of chunk) {
+        keys.push(
+          k.task(entry.taskId),
+          k.idem(entry.tenant, idempotencyKey ?? '-'),
+          k.rate(entry.tenant),
+          k.openTasks(entry.tenant),
+        );
+        const extra = projection ? objectToFields(projection) : [];
+        const fields = encodeTaskEntry(entry);
+        args.push(
+          entry.taskId, now, idempotencyKey === undefined ? 0 : this.idemTtl, idempotencyKey ?? '',
+          PRIORITIES.indexOf(entry.priority) + 1,
+          a ? 1 : 0, a?.ratePerSecond ?? 0, Math.max(1, a?.burst ?? 1), a?.maxOpen ?? 0, a?.maxQueueDepth ?? 0, a?.openUntil ?? 0,
+          extra.length / 2, ...extra,
+          fields.length / 2, ...fields,
+        );
+      }
+      return this.fn('submitTask')(keys.length, ...keys, ...args);
+    }, (reply, n) => {
+      const r = reply as [number, string?];
+      const taskId = inputs[n]?.entry.taskId;
+      if (r[0] === ScriptErrorCode.TASK_EXISTS) return new TransitionError('TASK_EXISTS', `task ${taskId} already exists`);
+      if (r[0] === 0) return { created: false, taskId: String(r[1]) };
+      if (r[0] === 1) return { created: true, taskId: String(taskId), entryId: String(r[1]) };
+      return admissionRefusal(r) ?? new TransitionError('UNEXPECTED', `submitTask answered ${JSON.stringify(r)}`);
+    }, submitWeight);
   }
 
   /**
@@ -305,18 +319,33 @@ export class Transitions {
   }
 
   /**
-   * Runs a batched script over `items`, BATCH_CHUNK per call, the calls sent together
+   * Runs a batched script over `items`, BATCH_CHUNK per call (and, given `weight`, at
+   * most BATCH_CHUNK_BYTES of it, or one item), the calls sent together
    * (one write on an auto-pipelined connection); one answer per item, in order; `map`
    * gets each reply with its item's index in `items`. A call that fails gives its Error
    * to each of its own items only: the other calls' answers stand, so the caller acts on
    * them. (A script error part-way through one call leaves its earlier items written but
-   * reported as failed; every batched transition is safe to repeat: a repeat finds the
-   * task terminal, stale or already recorded.)
+   * reported as failed; every batched transition but submit is safe to repeat: a repeat
+   * finds the task terminal, stale or already recorded. A submit reported failed may
+   * exist, as after a lost reply: see submit.ts in the producer.)
    */
-  private async inChunks<I, O>(items: readonly I[], call: (chunk: readonly I[]) => Promise<unknown>, map: (reply: unknown, index: number) => O | Error): Promise<(O | Error)[]> {
+  private async inChunks<I, O>(
+    items: readonly I[],
+    call: (chunk: readonly I[]) => Promise<unknown>,
+    map: (reply: unknown, index: number) => O | Error,
+    weight?: (item: I) => number,
+  ): Promise<(O | Error)[]> {
     const calls: Promise<(O | Error)[]>[] = [];
-    for (let i = 0; i < items.length; i += BATCH_CHUNK) {
-      const chunk = items.slice(i, i + BATCH_CHUNK);
+    for (let i = 0, end = 0; i < items.length; i = end) {
+      end = Math.min(items.length, i + BATCH_CHUNK);
+      if (weight) {
+        let bytes = 0;
+        for (let j = i; j < end; j++) {
+          bytes += weight(items[j] as I);
+          if (bytes > BATCH_CHUNK_BYTES && j > i) { end = j; break; }
+        }
+      }
+      const chunk = items.slice(i, end);
       // Through a promise, so that a call that throws at once (building its arguments)
       // fails its own items like a call Redis refused.
       calls.push(Promise.resolve().then(() => call(chunk)).then(

@@ -213,6 +213,47 @@ test('admitAndSubmit: one call admits and submits; a refusal writes nothing, a r
   assert.ok((await tr.submit({ entry: entry('a8', { priority: 'low' }), now: 3000 })).created);
 });
 
+test('submitBatch: each task its own step in one call, in order; the call counts its own tasks against the queue cap', async () => {
+  const adm = { openUntil: 100_000, ratePerSecond: 0, burst: 1, maxOpen: 0, maxQueueDepth: 0 };
+  const calls = async () => [...(await redis.info('commandstats')).matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)]
+    .reduce((n, m) => n + Number(m[1]), 0);
+  await tr.submit({ entry: entry('b0'), now: 1000 });
+  const before = await calls();
+  const answers = await tr.submitBatch([
+    { entry: entry('b1'), idempotencyKey: 'kb', projection: { source: 'rest', callbackUrl: 'https://cb.example/x' }, now: 1001, admission: adm },
+    { entry: entry('b2'), idempotencyKey: 'kb', now: 1002, admission: adm }, // same key: b1's task
+    { entry: entry('b0'), now: 1003 }, // exists
+    { entry: entry('b3', { priority: 'high' }), now: 1004, admission: { ...adm, maxQueueDepth: 3 } }, // b0 + b1 + b3 fit
+    { entry: entry('b4', { priority: 'low' }), now: 1005, admission: { ...adm, maxQueueDepth: 3 } }, // depth 3 counts b1 and b3
+    { entry: entry('b5', { priority: 'low' }), now: 1006 }, // no admission: accepted
+  ]);
+  assert.equal(await calls() - before, 1, 'six submits, one script call');
+  assert.equal(answers.length, 6);
+  const [a1, a2, a3, a4, a5, a6] = answers;
+  assert.ok(a1 && 'created' in a1 && a1.created && a1.taskId === 'b1');
+  assert.deepEqual(a2, { created: false, taskId: 'b1' }, 'the second use of a key in the same call gets the first task');
+  assert.ok(a3 instanceof Error && /b0 already exists/.test(a3.message), 'an existing task: an error for that task only');
+  assert.ok(a4 && 'created' in a4 && a4.created);
+  assert.deepEqual(a5, { admitted: false, reason: 'queue-full', depth: 3 });
+  assert.ok(a6 && 'created' in a6 && a6.created);
+
+  // What each accepted task got is what a call of its own writes.
+  const b1 = await readTask(redis, ks, 'b1');
+  assert.equal(b1?.status, 'queued');
+  assert.equal(b1?.priority, 'normal');
+  assert.equal(b1?.deadline, 50_000);
+  assert.equal(b1?.createdAt, 1001);
+  assert.equal(await redis.hget(ks.task('b1'), 'callbackUrl'), 'https://cb.example/x');
+  assert.equal(await redis.hget(ks.task('b1'), 'entryId'), 'created' in a1 && a1.created ? a1.entryId : '?');
+  assert.equal((await readTask(redis, ks, 'b3'))?.priority, 'high');
+  assert.equal(await redis.xlen(ks.lane('high')), 1, 'b3 went to its own lane');
+  assert.equal(await redis.xlen(ks.lane('low')), 1, 'b5 only: b4 was refused and wrote nothing');
+  assert.equal(await readTask(redis, ks, 'b4'), undefined);
+  assert.equal(await redis.get(ks.idem('acme', 'kb')), 'b1');
+  assert.deepEqual(await events('b1'), ['submitted']);
+  assert.deepEqual(await events('b2'), [], 'the replay wrote nothing');
+});
+
 test('numeric ids: all digits, strictly increasing, below 2^53, seeded by the clock', async () => {
   const now = Date.now();
   const ids: string[] = [];

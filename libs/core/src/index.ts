@@ -8,3 +8,4 @@ export * from './logger';
 export * from './redis';
 export * from './lifecycle';
 export * from './cli';
+export * from './write-batch';

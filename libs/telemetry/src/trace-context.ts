@@ -187,6 +187,17 @@ export function untracedCommands<C extends { sendCommand(...args: never[]): unkn
   return client;
 }
 
+/**
+ * Runs `fn` with the auto-instrumentations suppressed and no parent span: for a call
+ * made on behalf of many traces at once (the producer's batched submit call), whose
+ * ioredis span would land in whichever trace happened to queue first. The callers'
+ * own spans time the call instead. Does nothing while tracing is off.
+ */
+export function untraced<T>(fn: () => T): T {
+  if (!tracingActive()) return fn();
+  return context.with(otelCore().suppressTracing(ROOT_CONTEXT), fn);
+}
+
 /** Ends a span with an error status (low-cardinality `error.type`). */
 export function endWithError(span: Span, errorType: string, message?: string): void {
   span.setAttribute(sc.ATTR_ERROR_TYPE, errorType);

@@ -2,18 +2,26 @@
  * The one submit path behind every API (REST, in.php, createTask):
  *
  *   1. a task id: a nanoid for REST, an all-digit id (allocateId.lua) for the gateway
- *   2. ONE submitTask.lua call: the idempotency check (the tenant's key already names a
- *      task → that task, before anything else, so a replay consumes no admission),
- *      admission (degradation mode, queue depth, the tenant's open-task cap and rate;
- *      records the task as open), then projection queued + events submitted + lane
- *      entry, atomically, with the idempotency key. A refusal writes nothing. (A GET of
- *      the key before the call was dropped: the script checks it anyway, atomically.)
+ *   2. ONE atomic step in submitTask.lua: the idempotency check (the tenant's key already
+ *      names a task → that task, before anything else, so a replay consumes no
+ *      admission), admission (degradation mode, queue depth, the tenant's open-task cap
+ *      and rate; records the task as open), then projection queued + events submitted +
+ *      lane entry, atomically, with the idempotency key. A refusal writes nothing. (A GET
+ *      of the key before the call was dropped: the script checks it anyway, atomically.)
+ *
+ * The submits of one event-loop turn (every request read in it) share ONE script call
+ * (WriteBatch, @solvestream/core): each is still its own atomic step with its own
+ * answer, in the order they were made. A call that fails answers every submit of its
+ * turn with its error (→ 503): as with a lost reply, a task may have been created all
+ * the same (a script error part-way through a call leaves the tasks before it written);
+ * a client retrying with its idempotency key gets that task.
  *
  * Every task gets `deadline = submit + DEFAULT_DEADLINE_SECONDS[type]`; the worker fails
  * it there, and the read path (task-reader.ts) fails it `expireGraceMs` later if no
  * worker did, so every task ends.
  */
-import { endWithError, injectTrace, startSendSpan, withCallSpan, withSpan } from '@solvestream/telemetry';
+import { WriteBatch } from '@solvestream/core';
+import { endWithError, injectTrace, startSendSpan, untraced, withSpan } from '@solvestream/telemetry';
 import { createHash } from 'node:crypto';
 import {
   DEFAULT_DEADLINE_SECONDS,
@@ -22,6 +30,8 @@ import {
   type AdmitRefusal,
   type Keyspace,
   type Priority,
+  type SubmitResult,
+  type SubmittedInput,
   type TaskEntry,
   type TaskSpec,
   type TaskView,
@@ -81,7 +91,12 @@ const RETRY_AFTER_MS: Record<Exclude<RefusalReason, 'rate-limited'>, number> = {
 };
 
 export class SubmitService {
-  constructor(private readonly d: SubmitDeps) {}
+  /** The submits of one event-loop turn, in one script call; no Redis span of its own (see `send`). */
+  private readonly batch: WriteBatch<SubmittedInput, SubmitResult | AdmitRefusal>;
+
+  constructor(private readonly d: SubmitDeps) {
+    this.batch = new WriteBatch((inputs: SubmittedInput[]) => untraced(() => d.transitions.submitBatch(inputs)));
+  }
 
   /** Submits one task; every outcome is also reported to `onOutcome` (metrics). */
   async submit(c: SubmitCommand): Promise<SubmitOutcome> {
@@ -111,8 +126,9 @@ export class SubmitService {
     };
     let r;
     try {
-      // Admission and submit are one script call: a refusal writes nothing, a replay consumes nothing.
-      r = await withCallSpan(span, () => d.transitions.admitAndSubmit({ entry, idempotencyKey: c.idempotencyKey, projection, now, admission }));
+      // Admission and submit are one atomic step: a refusal writes nothing, a replay
+      // consumes nothing. `send <lane>` times it (the shared call makes no span).
+      r = await this.batch.run({ entry, idempotencyKey: c.idempotencyKey, projection, now, admission });
     } catch (err) {
       // Nothing to undo: the script ran whole or not at all, and an open-task record it
       // wrote belongs to a task that exists (a lost reply does not mean a lost task).

@@ -161,3 +161,19 @@ test('secrets in params are never logged', async () => {
   assert.ok(h.logs.length > 0, 'the app logs at debug');
   assert.ok(!h.logs.some((l) => l.includes('hunter2-secret-pw')), 'password absent from every log line');
 });
+
+test('requests read in the same turn share one submit call, each answered for its own task (a reused key gets its first task)', async () => {
+  const scriptCalls = async () => [...(await h.worker.info('commandstats')).matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)]
+    .reduce((n, m) => n + Number(m[1]), 0);
+  const before = await scriptCalls();
+  const replies = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+    post({ type: 'turnstile', params: VALID_PARAMS.turnstile }, i % 10 === 0 ? { 'idempotency-key': 'same-turn' } : {})));
+  const calls = await scriptCalls() - before;
+  assert.ok(calls <= 4, `40 submits took ${calls} script calls`);
+  assert.ok(replies.every((r) => r.status === 202 || r.status === 200), JSON.stringify(replies.map((r) => r.status)));
+  const keyed = replies.filter((_, i) => i % 10 === 0).map((r) => r.json.id);
+  assert.equal(new Set(keyed).size, 1, `one task for the key: ${keyed.join(', ')}`);
+  const ids = new Set(replies.map((r) => r.json.id));
+  assert.equal(ids.size, 40 - 3, 'every other request its own task');
+  for (const id of ids) assert.equal((await readTask(h.worker, h.keys, String(id)))?.status, 'queued');
+});

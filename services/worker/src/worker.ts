@@ -34,7 +34,7 @@
  * contained to that task; it never kills the loop.
  */
 import type { Redis } from 'ioredis';
-import { retryDelay, type Logger } from '@solvestream/core';
+import { retryDelay, WriteBatch, type Logger } from '@solvestream/core';
 import {
   decodeTaskEntry,
   ensureWorkerGroups,
@@ -51,7 +51,6 @@ import {
 } from '@solvestream/contracts';
 import { LeaseLoss, solveTask, type SolveDeps, type SolveEnd } from './solve';
 import { CheckpointKeeper } from './checkpoint-keeper';
-import { WriteBatch } from './write-batch';
 import { Leases } from './leases';
 import { startProcessSpan, withSpan, type ParentMode } from '@solvestream/telemetry';
 import type { WorkerMetrics } from './metrics';
