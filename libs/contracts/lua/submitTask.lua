@@ -34,7 +34,7 @@
   KEYS[2]        mode                hash (`mode`: normal | degraded | emergency; missing = normal)
   KEYS[3]        delayed             sorted set (admission: queue depth)
   KEYS[4..3+L]   tasks:<priority>    every lane, L = ARGV[2] (admission: queue depth; the
-                                     task's own lane is one of them, ARGV lane index)
+                                     task's own lane is one of them, see its lane index)
   then per task i, 4 keys:
                  task:<id>           projection hash (must not exist yet)
                  idem:<tenant>:<key> idempotency key (untouched when the idempotency TTL is '0')
@@ -42,22 +42,24 @@
                  open:<tenant>       sorted set (admission)
   ARGV[1]  events MAXLEN (approximate trim); '0' = never trim
   ARGV[2]  L: the number of lanes
-  then per task, in key order:
-    task id
-    now, epoch ms
-    idempotency TTL in seconds; '0' = the request has no idempotency key
-    the client's idempotency key ('' when none): recorded in the `submitted` event with
-      the TTL, so a restore from the archive can map it to the task again
-    lane index: the task's lane is KEYS[3 + index]
-    admit: '1' = admission first (the next five apply), '0' = none (tests, restores, tools)
-    rate, tokens per second ('0' = unlimited)
-    burst (bucket size, >= 1)
-    tenant open-task cap ('0' = unlimited)
-    queue depth cap ('0' = unlimited)
-    open-until score: deadline + grace, epoch ms
-    n, then n extra projection field/value pairs (source, callbackUrl, requestHash)
-    m, then m lane entry field/value pairs (task, type, tenant, priority and deadline
-      among them: the projection takes those from here)
+  ARGV[2+i] task i, ONE JSON array of strings (one argument instead of ≈ 45: the client
+           builds and Redis parses each argument separately, and that cost more than
+           cjson's decode):
+    [1]  task id
+    [2]  now, epoch ms
+    [3]  idempotency TTL in seconds; '0' = the request has no idempotency key
+    [4]  the client's idempotency key ('' when none): recorded in the `submitted` event
+         with the TTL, so a restore from the archive can map it to the task again
+    [5]  lane index: the task's lane is KEYS[3 + index]
+    [6]  admit: '1' = admission first ([7..11] apply), '0' = none (tests, restores, tools)
+    [7]  rate, tokens per second ('0' = unlimited)
+    [8]  burst (bucket size, >= 1)
+    [9]  tenant open-task cap ('0' = unlimited)
+    [10] queue depth cap ('0' = unlimited)
+    [11] open-until score: deadline + grace, epoch ms
+    [12] extra projection field/value pairs (source, callbackUrl, requestHash), a flat array
+    [13] lane entry field/value pairs, a flat array (task, type, tenant, priority and
+         deadline among them: the projection takes those from here)
 
   Returns, per task in order:
            {1, laneEntryId}      accepted
@@ -67,6 +69,8 @@
            {-12, depth}          QUEUE_FULL
            {-13, open}           TENANT_FULL
            {-14, retryAfterMs}   RATE_LIMITED      (refusals write nothing)
+           {-20, why}            its JSON did not decode; nothing written (the other
+                                 tasks of the call are unaffected)
 ]]
 local eventsMax, nLanes = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ALLOWED = {
@@ -76,54 +80,49 @@ local ALLOWED = {
 local PROJECTED = {task = true, type = true, tenant = true, priority = true, deadline = true}
 local mode, depth -- read on first need, once per call
 
-local function submitOne(k, a)
+local function submitOne(k, t)
   local taskKey, idemKey, rateKey, openKey = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
-  local taskId, now, idemTtl, idem = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
-  local lane, admit = KEYS[3 + tonumber(ARGV[a + 4])], ARGV[a + 5] == '1'
-  local n = tonumber(ARGV[a + 11])
-  local m = tonumber(ARGV[a + 12 + 2 * n])
-  local e0 = a + 13 + 2 * n -- first entry field
-  local nextA = e0 + 2 * m
+  local taskId, now, idemTtl = t[1], t[2], tonumber(t[3])
+  local lane, admit = KEYS[3 + tonumber(t[5])], t[6] == '1'
+  local extra, fields = t[12], t[13]
 
   if idemTtl > 0 then
     local existing = redis.call('GET', idemKey)
-    if existing then return {0, existing}, nextA end
+    if existing then return {0, existing} end
   end
-  if redis.call('EXISTS', taskKey) == 1 then return {-1}, nextA end
+  if redis.call('EXISTS', taskKey) == 1 then return {-1} end
 
-  local entry, proj = {}, {'status', 'queued', 'attempt', '1', 'createdAt', now, 'updatedAt', now}
+  local proj = {'status', 'queued', 'attempt', '1', 'createdAt', now, 'updatedAt', now}
   local priority
-  for i = e0, nextA - 1, 2 do
-    local f, v = ARGV[i], ARGV[i + 1]
-    entry[#entry + 1] = f
-    entry[#entry + 1] = v
+  for i = 1, #fields, 2 do
+    local f = fields[i]
     if PROJECTED[f] then
       proj[#proj + 1] = f
-      proj[#proj + 1] = v
-      if f == 'priority' then priority = v end
+      proj[#proj + 1] = fields[i + 1]
+      if f == 'priority' then priority = fields[i + 1] end
     end
   end
 
   if admit then
-    local rate, burst, maxOpen, maxDepth = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
+    local rate, burst, maxOpen, maxDepth = tonumber(t[7]), tonumber(t[8]), tonumber(t[9]), tonumber(t[10])
     local nowN = tonumber(now)
 
     mode = mode or redis.call('HGET', KEYS[2], 'mode') or 'normal'
     local allowed = ALLOWED[mode]
-    if allowed and not allowed[priority] then return {-11, mode}, nextA end
+    if allowed and not allowed[priority] then return {-11, mode} end
 
     if maxDepth > 0 then
       if not depth then
         depth = redis.call('ZCARD', KEYS[3])
         for i = 4, 3 + nLanes do depth = depth + redis.call('XLEN', KEYS[i]) end
       end
-      if depth >= maxDepth then return {-12, depth}, nextA end
+      if depth >= maxDepth then return {-12, depth} end
     end
 
     if maxOpen > 0 then
       redis.call('ZREMRANGEBYSCORE', openKey, '-inf', '(' .. now)
       local open = redis.call('ZCARD', openKey)
-      if open >= maxOpen then return {-13, open}, nextA end
+      if open >= maxOpen then return {-13, open} end
     end
 
     if rate > 0 then
@@ -131,17 +130,17 @@ local function submitOne(k, a)
       local tokens = tonumber(b[1] or '') or burst
       local ts = tonumber(b[2] or '') or nowN
       tokens = math.min(burst, tokens + math.max(0, nowN - ts) * rate / 1000)
-      if tokens < 1 then return {-14, math.ceil((1 - tokens) * 1000 / rate)}, nextA end
+      if tokens < 1 then return {-14, math.ceil((1 - tokens) * 1000 / rate)} end
       redis.call('HSET', rateKey, 'tokens', tostring(tokens - 1), 'ts', now)
       redis.call('PEXPIRE', rateKey, math.ceil(burst * 1000 / rate) + 1000)
     end
 
-    redis.call('ZADD', openKey, ARGV[a + 10], taskId)
+    redis.call('ZADD', openKey, t[11], taskId)
     redis.call('PEXPIRE', openKey, 86400000)
   end
 
-  for i = a + 12, a + 11 + 2 * n do proj[#proj + 1] = ARGV[i] end
-  local entryId = redis.call('XADD', lane, '*', unpack(entry))
+  for i = 1, #extra do proj[#proj + 1] = extra[i] end
+  local entryId = redis.call('XADD', lane, '*', unpack(fields))
   if depth then depth = depth + 1 end
   proj[#proj + 1] = 'entryId'
   proj[#proj + 1] = entryId
@@ -151,19 +150,23 @@ local function submitOne(k, a)
   local data = {'attempt', '1', 'entry', entryId}
   if idemTtl > 0 then
     data[#data + 1] = 'idem'
-    data[#data + 1] = idem
+    data[#data + 1] = t[4]
     data[#data + 1] = 'idemTtl'
-    data[#data + 1] = ARGV[a + 2]
+    data[#data + 1] = t[3]
   end
   appendEvent(KEYS[1], eventsMax, taskId, 'submitted', now, data)
-  return {1, entryId}, nextA
+  return {1, entryId}
 end
 
 local out = {}
 local a = 3
 for k = 4 + nLanes, #KEYS, 4 do
-  local reply, nextA = submitOne(k, a)
-  out[#out + 1] = reply
-  a = nextA
+  local ok, t = pcall(cjson.decode, ARGV[a])
+  if ok and type(t) == 'table' and type(t[12]) == 'table' and type(t[13]) == 'table' then
+    out[#out + 1] = submitOne(k, t)
+  else
+    out[#out + 1] = {-20, ok and 'not a submit array' or tostring(t)}
+  end
+  a = a + 1
 end
 return out

@@ -272,15 +272,15 @@ export class Transitions {
           k.rate(entry.tenant),
           k.openTasks(entry.tenant),
         );
-        const extra = projection ? objectToFields(projection) : [];
-        const fields = encodeTaskEntry(entry);
-        args.push(
-          entry.taskId, now, idempotencyKey === undefined ? 0 : this.idemTtl, idempotencyKey ?? '',
-          PRIORITIES.indexOf(entry.priority) + 1,
-          a ? 1 : 0, a?.ratePerSecond ?? 0, Math.max(1, a?.burst ?? 1), a?.maxOpen ?? 0, a?.maxQueueDepth ?? 0, a?.openUntil ?? 0,
-          extra.length / 2, ...extra,
-          fields.length / 2, ...fields,
-        );
+        // One argument per task, strings only (see the script's header).
+        args.push(JSON.stringify([
+          entry.taskId, String(now), idempotencyKey === undefined ? '0' : String(this.idemTtl), idempotencyKey ?? '',
+          String(PRIORITIES.indexOf(entry.priority) + 1),
+          a ? '1' : '0', String(a?.ratePerSecond ?? 0), String(Math.max(1, a?.burst ?? 1)), String(a?.maxOpen ?? 0),
+          String(a?.maxQueueDepth ?? 0), String(a?.openUntil ?? 0),
+          projection ? objectToFields(projection) : [],
+          encodeTaskEntry(entry),
+        ]));
       }
       return this.fn('submitTask')(keys.length, ...keys, ...args);
     }, (reply, n) => {
@@ -289,6 +289,7 @@ export class Transitions {
       if (r[0] === ScriptErrorCode.TASK_EXISTS) return new TransitionError('TASK_EXISTS', `task ${taskId} already exists`);
       if (r[0] === 0) return { created: false, taskId: String(r[1]) };
       if (r[0] === 1) return { created: true, taskId: String(taskId), entryId: String(r[1]) };
+      if (r[0] === -20) return new TransitionError('UNEXPECTED', `submitTask could not decode task ${taskId}: ${String(r[1])}`);
       return admissionRefusal(r) ?? new TransitionError('UNEXPECTED', `submitTask answered ${JSON.stringify(r)}`);
     }, submitWeight);
   }

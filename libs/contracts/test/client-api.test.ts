@@ -13,10 +13,13 @@ import {
   decodeReportEntry,
   decodeResultEntry,
   ensureWorkerGroups,
+  fieldsToObject,
+  flattenReadReply,
   keyspace,
   readMode,
   readTask,
   Transitions,
+  WORKERS_GROUP,
   writeMode,
   type AdmitRefusal,
   type Priority,
@@ -252,6 +255,28 @@ test('submitBatch: each task its own step in one call, in order; the call counts
   assert.equal(await redis.get(ks.idem('acme', 'kb')), 'b1');
   assert.deepEqual(await events('b1'), ['submitted']);
   assert.deepEqual(await events('b2'), [], 'the replay wrote nothing');
+});
+
+test('submitTask: params of any text arrive byte for byte; an undecodable task in a call is refused alone', async () => {
+  const text = 'quote " backslash \\ slash / tab \t nul \u0000 é 漢字 🧩 lone \ud800 end';
+  const params = { websiteURL: 'https://example.com/?q=%E6%BC%A2', websiteKey: text, body: 'x'.repeat(200_000) };
+  const r = await tr.submit({ entry: entry('u1', { params: params as never }), now: 1000 });
+  assert.ok(r.created);
+  const [read] = flattenReadReply(await redis.xreadgroup('GROUP', WORKERS_GROUP, 'w1', 'COUNT', 1, 'STREAMS', ks.lane('normal'), '>'));
+  const fields = fieldsToObject(read?.fields ?? []);
+  assert.deepEqual(JSON.parse(fields.params ?? 'null'), params, 'params round-trip through the JSON argument');
+
+  // The script's own contract: one JSON argument per task; garbage answers -20 for that task only.
+  const good = (id: string) => JSON.stringify([id, '1000', '0', '', '3', '0', '0', '1', '0', '0', '0', [], ['v', '1', 'task', id, 'type', 'turnstile', 'tenant', 'acme', 'priority', 'normal', 'deadline', '5000']]);
+  const keys = [ks.events, ks.mode, ks.delayed, ...ks.lanes];
+  for (const id of ['g1', 'g2', 'g3']) keys.push(ks.task(id), ks.idem('acme', '-'), ks.rate('acme'), ks.openTasks('acme'));
+  const raw = (redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>).ss_submitTask!;
+  const replies = await raw.call(redis, keys.length, ...keys, 0, ks.lanes.length, good('g1'), '{"not": [json', good('g3')) as [number, string][];
+  assert.equal(replies[0]![0], 1);
+  assert.equal(replies[1]![0], -20);
+  assert.equal(replies[2]![0], 1);
+  assert.equal((await readTask(redis, ks, 'g3'))?.status, 'queued');
+  assert.equal(await redis.exists(ks.task('g2')), 0);
 });
 
 test('numeric ids: all digits, strictly increasing, below 2^53, seeded by the clock', async () => {
