@@ -20,6 +20,7 @@ import { installRestAuth } from './auth';
 import { DEFAULT_BODY_LIMIT_BYTES } from './config';
 import { HttpError, frameworkErrorHandler, installErrorHandling, sendError } from './errors';
 import { registerGateway } from './gateway';
+import { lazyRequestLogger } from './request-logger';
 import type { ResultsNotifier } from './results-listener';
 import { registerDocs } from './routes/docs';
 import { registerHealthRoutes } from './routes/health';
@@ -73,6 +74,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     frameworkErrors: frameworkErrorHandler,
     // One line per request at info is too chatty for a hot API; errors are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log is built on first use only (request-logger.ts): nothing of ours logs through it.
+    childLoggerFactory: lazyRequestLogger,
   });
 
   // JSON only: drop fastify's text/plain parser so anything but JSON is a 415.
