@@ -19,10 +19,10 @@
   ARGV[2]  consumer name (worker id)
   ARGV[3]  now, epoch ms
   ARGV[4]  events MAXLEN; '0' = never trim
-  then per entry, in key order:
-    task id, lane entry id, attempt carried by the entry,
-    n, then n projection field/value pairs used only if the projection is missing
-    (rebuilt from the entry: the streams are the truth)
+  then per entry, in key order, 7 arguments:
+    task id, lane entry id, attempt carried by the entry, and the entry's type, tenant,
+    priority and deadline: used only if the projection is missing (rebuilt from the
+    entry: the streams are the truth)
 
   Returns, per entry in order:
     {1, provider, providerTaskId}  proceed; both '' when nothing was submitted yet
@@ -40,9 +40,9 @@ local out = {}
 local a = 5
 for k = 2, #KEYS, 2 do
   local task, lane = KEYS[k], KEYS[k + 1]
-  local taskId, entryId, attempt, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
-  local rebuildFrom, rebuildTo = a + 4, a + 3 + 2 * n
-  a = rebuildTo + 1
+  local taskId, entryId, attempt = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local r = a + 3
+  a = a + 7
 
   local pending = redis.call('XPENDING', lane, group, entryId, entryId, 1, consumer)
   local status = #pending > 0 and redis.call('HGET', task, 'status')
@@ -55,9 +55,8 @@ for k = 2, #KEYS, 2 do
     out[#out + 1] = {0, status}
   else
     if not status then
-      local rebuild = {}
-      for i = rebuildFrom, rebuildTo do rebuild[#rebuild + 1] = ARGV[i] end
-      redis.call('HSET', task, 'createdAt', now, unpack(rebuild))
+      redis.call('HSET', task, 'createdAt', now, 'task', taskId, 'type', ARGV[r], 'tenant', ARGV[r + 1],
+        'priority', ARGV[r + 2], 'deadline', ARGV[r + 3])
     end
     -- The lease starts now, not at the read: a reader frozen between its read and this
     -- claim must not hold an entry already idle for most of its lease (leases.ts).

@@ -24,15 +24,18 @@
   ARGV[2]  projection TTL in seconds after the outcome; '0' = keep forever
   ARGV[3]  events MAXLEN; '0' = never trim
   ARGV[4]  results MAXLEN; '0' = never trim
-  then per task, in key order:
-    task id, lane entry id to ack and delete ('' = nothing to ack), now (epoch ms),
-    outcome ('solved' | 'failed'), attempt, consumer name,
-    n, then n result entry field/value pairs (also written into the projection)
+  ARGV[4+i] task i, ONE JSON array of strings (one argument instead of ≈ 27, as
+           submitTask): task id, lane entry id to ack and delete ('' = nothing to ack),
+           now (epoch ms), outcome ('solved' | 'failed'), attempt, consumer name, and
+           the result entry's field/value pairs as a flat array (also written into the
+           projection)
 
   Returns, per task in order:
            {1, resultEntryId}   this call published the outcome
            {0, status}          DUPLICATE: the task already had an outcome; nothing published
            {-2}                 NO_TASK: no projection; the entry is acked, nothing published
+           {-20, why}           its JSON did not decode; nothing written (the entry stays
+                                pending and is reclaimed after the lease)
 ]]
 local group, ttl, eventsMax, resultsMax = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
@@ -43,27 +46,18 @@ local function ack(lane, entryId)
   end
 end
 
-local out = {}
-local a = 5
-for k = 3, #KEYS, 3 do
-  local task, lane, open = KEYS[k], KEYS[k + 1], KEYS[k + 2]
-  local taskId, entryId, now, outcome, attempt, consumer, n =
-    ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], tonumber(ARGV[a + 6])
-  local fieldsFrom, fieldsTo = a + 7, a + 6 + 2 * n
-  a = fieldsTo + 1
-
+local function completeOne(task, lane, open, t)
+  local taskId, entryId, now, outcome, attempt, consumer, result = t[1], t[2], t[3], t[4], t[5], t[6], t[7]
   local status = redis.call('HGET', task, 'status')
   if not status then
     ack(lane, entryId)
-    out[#out + 1] = {-2}
+    return {-2}
   elseif TERMINAL[status] then
     ack(lane, entryId)
     appendEvent(KEYS[1], eventsMax, taskId, 'duplicate', now,
       {'stage', 'complete', 'attempt', attempt, 'consumer', consumer, 'outcome', outcome, 'status', status})
-    out[#out + 1] = {0, status}
+    return {0, status}
   else
-    local result = {}
-    for i = fieldsFrom, fieldsTo do result[#result + 1] = ARGV[i] end
     local resultId = xadd(KEYS[2], resultsMax, result)
     redis.call('HSET', task, 'status', outcome, 'resultId', resultId, 'updatedAt', now, unpack(result))
     redis.call('HDEL', task, 'v', 'task')
@@ -71,7 +65,19 @@ for k = 3, #KEYS, 3 do
     appendEvent(KEYS[1], eventsMax, taskId, outcome, now, {'attempt', attempt, 'consumer', consumer, 'result', resultId})
     redis.call('ZREM', open, taskId)
     ack(lane, entryId)
-    out[#out + 1] = {1, resultId}
+    return {1, resultId}
   end
+end
+
+local out = {}
+local a = 5
+for k = 3, #KEYS, 3 do
+  local ok, t = pcall(cjson.decode, ARGV[a])
+  if ok and type(t) == 'table' and type(t[7]) == 'table' then
+    out[#out + 1] = completeOne(KEYS[k], KEYS[k + 1], KEYS[k + 2], t)
+  else
+    out[#out + 1] = {-20, ok and 'not a complete array' or tostring(t)}
+  end
+  a = a + 1
 end
 return out

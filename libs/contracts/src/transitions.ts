@@ -310,10 +310,7 @@ export class Transitions {
       const args: (string | number)[] = [this.group, consumer, now, this.eventsMaxLen];
       for (const { entry, entryId } of chunk) {
         keys.push(k.task(entry.taskId), k.lane(entry.priority));
-        const rebuild = objectToFields({
-          task: entry.taskId, type: entry.type, tenant: entry.tenant, priority: entry.priority, deadline: entry.deadline, status: 'active',
-        });
-        args.push(entry.taskId, entryId, entry.attempt, rebuild.length / 2, ...rebuild);
+        args.push(entry.taskId, entryId, entry.attempt, entry.type, entry.tenant, entry.priority, entry.deadline);
       }
       return this.fn('claimTask')(keys.length, ...keys, ...args);
     }, Transitions.claimReply);
@@ -488,9 +485,8 @@ export class Transitions {
       const args: (string | number)[] = [this.group, this.resultTtl, this.eventsMaxLen, this.resultsMaxLen];
       for (const { result, priority, entryId, consumer, now } of chunk) {
         keys.push(k.task(result.taskId), k.lane(priority), k.openTasks(result.tenant));
-        const fields = encodeResultEntry(result);
-        args.push(result.taskId, entryId ?? '', now, result.outcome, result.attempt, consumer, fields.length / 2);
-        for (const f of fields) args.push(f);
+        // One argument per task, strings only (see the script's header).
+        args.push(JSON.stringify([result.taskId, entryId ?? '', String(now), result.outcome, String(result.attempt), consumer, encodeResultEntry(result)]));
       }
       return this.fn('completeTask')(keys.length, ...keys, ...args);
     }, (reply, n): CompleteResult | Error => {
@@ -499,6 +495,7 @@ export class Transitions {
       if (r[0] === ScriptErrorCode.NO_TASK) return new TransitionError('NO_TASK', `task ${taskId} has no projection`);
       if (r[0] === 0) return { published: false, status: String(r[1]) };
       if (r[0] === 1) return { published: true, resultId: String(r[1]) };
+      if (r[0] === -20) return new TransitionError('UNEXPECTED', `completeTask could not decode task ${taskId}: ${String(r[1])}`);
       return new TransitionError('UNEXPECTED', `completeTask answered ${JSON.stringify(r)} for task ${taskId}`);
     });
   }

@@ -153,6 +153,20 @@ test('claim rebuilds a missing projection from the entry (streams are the truth)
   assert.equal(view?.status, 'active');
   assert.equal(view?.type, 'turnstile');
   assert.equal(view?.tenant, 'acme');
+  assert.equal(view?.priority, 'normal');
+  assert.equal(view?.deadline, 999_999);
+});
+
+test('completeTask: a task whose JSON argument does not decode is refused alone; the rest of the call is published', async () => {
+  for (const id of ['J1', 'J3']) await tr.submit({ entry: entry(id), now: 1000 });
+  const arg = (id: string) => JSON.stringify([id, '', '2000', 'solved', '1', 'w1', ['v', '1', 'task', id, 'outcome', 'solved', 'tenant', 'acme', 'type', 'turnstile', 'attempt', '1', 'completedAt', '2000', 'solution', '{"token":"t"}']]);
+  const keys = [ks.events, ks.results];
+  for (const id of ['J1', 'J2', 'J3']) keys.push(ks.task(id), ks.lane('normal'), ks.openTasks('acme'));
+  const raw = (redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>).ss_completeTask!;
+  const replies = await raw.call(redis, keys.length, ...keys, WORKERS_GROUP, 60, 0, 0, arg('J1'), '["J2", "", ', arg('J3')) as [number, string][];
+  assert.deepEqual(replies.map((r) => r[0]), [1, -20, 1]);
+  assert.equal((await readTask(redis, ks, 'J3'))?.status, 'solved');
+  assert.equal(await redis.xlen(ks.results), 2);
 });
 
 test('complete of an unknown task is refused and publishes nothing', async () => {
