@@ -39,6 +39,8 @@ const SCRIPTS = {
   expireTask: 5,
   reportTask: 3,
   recordDelivery: 2,
+  // producers' results dispatcher
+  dispatchResults: null, // variable: 3 keys + 1 per result + 1 per tenant
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 const commandName = (s: ScriptName): string => `ss_${s}`;
@@ -159,6 +161,18 @@ export interface SubmitInput {
   /** Extra projection fields set at submit (e.g. `callbackUrl`); never the ones submit owns. */
   projection?: Record<string, string>;
   now: number;
+}
+
+/** A batch of results for `dispatchResults`. */
+export interface DispatchInput {
+  /** The producers' consumer group on `results`. */
+  group: string;
+  /** Epoch ms: when the scheduled webhooks are due. */
+  now: number;
+  /** The decodable results of the batch. */
+  results: readonly { taskId: string; outcome: string; tenant: string }[];
+  /** Every entry id of the batch, undecodable ones included. */
+  ackIds: readonly string[];
 }
 
 /** One task of `submitBatch`: with `admission`, the producer's path (`admitAndSubmit`). */
@@ -498,6 +512,27 @@ export class Transitions {
       if (r[0] === -20) return new TransitionError('UNEXPECTED', `completeTask could not decode task ${taskId}: ${String(r[1])}`);
       return new TransitionError('UNEXPECTED', `completeTask answered ${JSON.stringify(r)} for task ${taskId}`);
     });
+  }
+
+  /**
+   * The producers' side effects of a batch of results read through the `producers`
+   * group (counts, open-task release, webhook scheduling) and the XACK of `ackIds`, in
+   * one atomic script call (dispatchResults.lua). Returns how many webhooks it scheduled.
+   */
+  async dispatchResults(input: DispatchInput): Promise<number> {
+    const k = this.keys;
+    const tenants = new Map<string, number>();
+    for (const r of input.results) if (!tenants.has(r.tenant)) tenants.set(r.tenant, tenants.size + 1);
+    const keys = [k.results, k.stats, k.webhooks];
+    const args: (string | number)[] = [input.group, input.now, input.results.length, tenants.size];
+    for (const r of input.results) keys.push(k.task(r.taskId));
+    for (const t of tenants.keys()) {
+      keys.push(k.openTasks(t));
+      args.push(t);
+    }
+    for (const r of input.results) args.push(r.taskId, r.outcome, tenants.get(r.tenant) ?? 0);
+    for (const id of input.ackIds) args.push(id);
+    return Number(await this.fn('dispatchResults')(keys.length, ...keys, ...args));
   }
 
   /**

@@ -279,6 +279,35 @@ test('submitTask: params of any text arrive byte for byte; an undecodable task i
   assert.equal(await redis.exists(ks.task('g2')), 0);
 });
 
+test('dispatchResults: counts, open-task release, webhooks of tasks with a callback, and the ack, in one call', async () => {
+  const results = ks.results;
+  await redis.xgroup('CREATE', results, 'producers', '0', 'MKSTREAM');
+  const ids: string[] = [];
+  for (const [task, tenant, outcome] of [['d1', 'acme', 'solved'], ['d2', 'acme', 'failed'], ['d3', 'globex', 'solved'], ['d4', 'acme', 'solved']] as const) {
+    await tr.submit({ entry: entry(task, { tenant }), now: 1000, projection: task === 'd1' || task === 'd3' ? { callbackUrl: 'https://cb.example/x' } : {} });
+    await redis.zadd(ks.openTasks(tenant), 9_999, task);
+    ids.push(await redis.xadd(results, '*', 'task', task, 'tenant', tenant, 'outcome', outcome) as string);
+  }
+  ids.push(await redis.xadd(results, '*', 'garbage', '1') as string); // undecodable: acked, not counted
+  await redis.xreadgroup('GROUP', 'producers', 'p1', 'COUNT', 10, 'STREAMS', results, '>');
+  const calls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+  const before = await calls();
+  const scheduled = await tr.dispatchResults({
+    group: 'producers', now: 5_000, ackIds: ids,
+    results: [
+      { taskId: 'd1', outcome: 'solved', tenant: 'acme' }, { taskId: 'd2', outcome: 'failed', tenant: 'acme' },
+      { taskId: 'd3', outcome: 'solved', tenant: 'globex' }, { taskId: 'd4', outcome: 'solved', tenant: 'acme' },
+    ],
+  });
+  assert.ok(await calls() - before <= 1, 'one script call');
+  assert.equal(scheduled, 2);
+  assert.deepEqual(await redis.zrangebyscore(ks.webhooks, '-inf', '+inf', 'WITHSCORES'), ['d1', '5000', 'd3', '5000']);
+  assert.deepEqual(await redis.hgetall(ks.stats), { solved: '3', failed: '1', 't:acme:solved': '2', 't:acme:failed': '1', 't:globex:solved': '1' });
+  assert.equal(await redis.zcard(ks.openTasks('acme')), 0);
+  assert.equal(await redis.zcard(ks.openTasks('globex')), 0);
+  assert.equal((await redis.xpending(results, 'producers') as [number])[0], 0, 'every entry acked, the garbage one too');
+});
+
 test('numeric ids: all digits, strictly increasing, below 2^53, seeded by the clock', async () => {
   const now = Date.now();
   const ids: string[] = [];

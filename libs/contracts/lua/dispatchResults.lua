@@ -1,0 +1,70 @@
+--[[
+  dispatchResults — the producers' side effects of a batch of results read through the
+  `producers` group, committed together with their XACK in ONE atomic step (before: a
+  pipeline of one HGET per result, then a MULTI; the script reads the callback itself,
+  so a batch costs one round trip and one command instead of n + 6). Per result:
+
+    - count it: stats `<outcome>` and `t:<tenant>:<outcome>` (summed per call)
+    - release the task from its tenant's open tasks (admission; the transition that
+      ended the task already did: this covers older versions and operators' cancels)
+    - schedule its webhook (`webhooks` += task id at `now`, NX) when the projection
+      names a non-empty callbackUrl
+
+  then XACK every entry id given (undecodable entries too: the caller logged them).
+  A crash before the call leaves the batch pending (taken over by XAUTOCLAIM); the call
+  runs whole or not at all, so no outcome is counted twice and no webhook is lost.
+
+  Called with a variable key count (numkeys first): 3 + n + m.
+  KEYS[1]            results               stream
+  KEYS[2]            stats                 hash
+  KEYS[3]            webhooks              sorted set
+  KEYS[3+i]          task:<id>             projection of result i (i = 1..n)
+  KEYS[3+n+j]        open:<tenant>         open tasks of the j-th distinct tenant (j = 1..m)
+  ARGV[1]  consumer group
+  ARGV[2]  now, epoch ms (the webhooks' due time)
+  ARGV[3]  n: the number of results
+  ARGV[4]  m: the number of distinct tenants
+  ARGV[4+j] the j-th tenant (its open tasks are KEYS[3+n+j])
+  then per result i, 3 arguments: task id, outcome, tenant index j
+  then the entry ids to acknowledge
+
+  Returns the number of webhooks scheduled.
+]]
+local group, now, n, m = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local counts, order = {}, {}
+local function count(field)
+  if not counts[field] then
+    counts[field] = 0
+    order[#order + 1] = field
+  end
+  counts[field] = counts[field] + 1
+end
+
+local release = {} -- open key index → task ids
+local scheduled = 0
+for i = 1, n do
+  local a = 5 + m + 3 * (i - 1)
+  local taskId, outcome, j = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  count(outcome)
+  count('t:' .. ARGV[4 + j] .. ':' .. outcome)
+  release[j] = release[j] or {}
+  release[j][#release[j] + 1] = taskId
+  local cb = redis.call('HGET', KEYS[3 + i], 'callbackUrl')
+  if cb and cb ~= '' then
+    redis.call('ZADD', KEYS[3], 'NX', now, taskId)
+    scheduled = scheduled + 1
+  end
+end
+for _, field in ipairs(order) do redis.call('HINCRBY', KEYS[2], field, counts[field]) end
+for j, ids in pairs(release) do redis.call('ZREM', KEYS[3 + n + j], unpack(ids)) end
+
+local ids = {}
+for a = 5 + m + 3 * n, #ARGV do
+  ids[#ids + 1] = ARGV[a]
+  if #ids == 500 then
+    redis.call('XACK', KEYS[1], group, unpack(ids))
+    ids = {}
+  end
+end
+if #ids > 0 then redis.call('XACK', KEYS[1], group, unpack(ids)) end
+return scheduled
