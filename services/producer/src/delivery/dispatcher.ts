@@ -24,9 +24,9 @@
  *   stream are counted once.
  *
  * Why linger: nothing here is on a client's path (long-polls and SSE are woken by the
- * results listener), and without it a steady trickle of results cost one blocking read,
- * one pipeline and one MULTI per result. Lingering 50 ms gathers a batch (100 results at
- * 2,000 tasks/s) for the same three round trips. The price: counts and the scheduling
+ * results listener), and without it a steady trickle of results cost one blocking read
+ * and one script call per result. Lingering 50 ms gathers a batch (100 results at
+ * 2,000 tasks/s) for the same two round trips. The price: counts and the scheduling
  * of a webhook come up to `lingerMs` later. The open-task slot (admission cap) is freed
  * by the transition that ends the task (completeTask, cancelTask, requeueTask's
  * dead-letter), so a client at its cap that submits again as soon as it sees a result is
