@@ -16,3 +16,21 @@ local function appendEvent(eventsKey, maxlen, taskId, name, now, extra)
   for i = 1, #extra do ev[#ev + 1] = extra[i] end
   return xadd(eventsKey, maxlen, ev)
 end
+
+-- A batched script's per-task JSON argument, checked before anything is written: a
+-- table whose first `n` items are strings and whose items `arrays` are flat lists of
+-- strings with an even length (field/value pairs). Returns nil, or why it is not.
+local function badTaskArray(t, n, arrays)
+  if type(t) ~= 'table' then return 'not an array' end
+  for i = 1, n do
+    if type(t[i]) ~= 'string' then return 'item ' .. i .. ' is not a string' end
+  end
+  for _, i in ipairs(arrays) do
+    local list = t[i]
+    if type(list) ~= 'table' or #list % 2 ~= 0 then return 'item ' .. i .. ' is not a list of pairs' end
+    for j = 1, #list do
+      if type(list[j]) ~= 'string' then return 'item ' .. i .. '[' .. j .. '] is not a string' end
+    end
+  end
+  return nil
+end

@@ -34,8 +34,10 @@
            {1, resultEntryId}   this call published the outcome
            {0, status}          DUPLICATE: the task already had an outcome; nothing published
            {-2}                 NO_TASK: no projection; the entry is acked, nothing published
-           {-20, why}           its JSON did not decode; nothing written (the entry stays
-                                pending and is reclaimed after the lease)
+           {-20, why}           its argument is not a complete array as above (JSON that
+                                does not decode, a missing or non-string item); nothing
+                                written for it (the entry stays pending and is reclaimed
+                                after the lease), the other tasks are unaffected
 ]]
 local group, ttl, eventsMax, resultsMax = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
@@ -73,10 +75,11 @@ local out = {}
 local a = 5
 for k = 3, #KEYS, 3 do
   local ok, t = pcall(cjson.decode, ARGV[a])
-  if ok and type(t) == 'table' and type(t[7]) == 'table' then
-    out[#out + 1] = completeOne(KEYS[k], KEYS[k + 1], KEYS[k + 2], t)
+  local bad = ok and badTaskArray(t, 6, {7}) or (not ok and tostring(t))
+  if bad then
+    out[#out + 1] = {-20, bad}
   else
-    out[#out + 1] = {-20, ok and 'not a complete array' or tostring(t)}
+    out[#out + 1] = completeOne(KEYS[k], KEYS[k + 1], KEYS[k + 2], t)
   end
   a = a + 1
 end

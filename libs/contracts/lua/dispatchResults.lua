@@ -11,8 +11,10 @@
       names a non-empty callbackUrl
 
   then XACK every entry id given (undecodable entries too: the caller logged them).
-  A crash before the call leaves the batch pending (taken over by XAUTOCLAIM); the call
-  runs whole or not at all, so no outcome is counted twice and no webhook is lost.
+  A crash before the call leaves the batch pending (taken over by XAUTOCLAIM). Its writes
+  cannot fail part-way on good input (the keys' types are the script's own; a full
+  Redis refuses the call at its first write), so the batch is counted and acked once or
+  not at all, as with the MULTI before it: no outcome is counted twice, no webhook lost.
 
   Called with a variable key count (numkeys first): 3 + n + m.
   KEYS[1]            results               stream
@@ -56,15 +58,15 @@ for i = 1, n do
   end
 end
 for _, field in ipairs(order) do redis.call('HINCRBY', KEYS[2], field, counts[field]) end
-for j, ids in pairs(release) do redis.call('ZREM', KEYS[3 + n + j], unpack(ids)) end
+-- unpack() has a stack limit (≈ 8,000): members and ids go in slices of 500.
+local function inSlices(list, fn)
+  for i = 1, #list, 500 do fn(unpack(list, i, math.min(i + 499, #list))) end
+end
+for j, taskIds in pairs(release) do
+  inSlices(taskIds, function(...) redis.call('ZREM', KEYS[3 + n + j], ...) end)
+end
 
 local ids = {}
-for a = 5 + m + 3 * n, #ARGV do
-  ids[#ids + 1] = ARGV[a]
-  if #ids == 500 then
-    redis.call('XACK', KEYS[1], group, unpack(ids))
-    ids = {}
-  end
-end
-if #ids > 0 then redis.call('XACK', KEYS[1], group, unpack(ids)) end
+for a = 5 + m + 3 * n, #ARGV do ids[#ids + 1] = ARGV[a] end
+inSlices(ids, function(...) redis.call('XACK', KEYS[1], group, ...) end)
 return scheduled

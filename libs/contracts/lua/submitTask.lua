@@ -69,8 +69,10 @@
            {-12, depth}          QUEUE_FULL
            {-13, open}           TENANT_FULL
            {-14, retryAfterMs}   RATE_LIMITED      (refusals write nothing)
-           {-20, why}            its JSON did not decode; nothing written (the other
-                                 tasks of the call are unaffected)
+           {-20, why}            its argument is not a submit array as above (JSON that
+                                 does not decode, a missing or non-string item, a lane
+                                 index out of range); nothing written for it, the other
+                                 tasks of the call are unaffected
 ]]
 local eventsMax, nLanes = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ALLOWED = {
@@ -162,10 +164,13 @@ local out = {}
 local a = 3
 for k = 4 + nLanes, #KEYS, 4 do
   local ok, t = pcall(cjson.decode, ARGV[a])
-  if ok and type(t) == 'table' and type(t[12]) == 'table' and type(t[13]) == 'table' then
-    out[#out + 1] = submitOne(k, t)
+  local bad = ok and badTaskArray(t, 11, {12, 13}) or (not ok and tostring(t))
+  local lane = not bad and tonumber(t[5])
+  if not bad and not (lane and lane >= 1 and lane <= nLanes) then bad = 'no such lane: ' .. t[5] end
+  if bad then
+    out[#out + 1] = {-20, bad}
   else
-    out[#out + 1] = {-20, ok and 'not a submit array' or tostring(t)}
+    out[#out + 1] = submitOne(k, t)
   end
   a = a + 1
 end

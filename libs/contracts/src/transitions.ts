@@ -178,12 +178,15 @@ export interface DispatchInput {
 /** One task of `submitBatch`: with `admission`, the producer's path (`admitAndSubmit`). */
 export type SubmittedInput = SubmitInput & { admission?: SubmitAdmission };
 
-/** Rough size of a submit's arguments, bytes (its params dominate: images are large). */
-function submitWeight(i: SubmittedInput): number {
-  let w = 512;
-  for (const v of Object.values(i.entry.params)) if (typeof v === 'string') w += v.length;
-  return w;
-}
+/**
+ * `s` with every lone UTF-16 surrogate replaced by U+FFFD. The batched scripts take a
+ * task as one JSON argument, and Redis's cjson refuses the `\udXXX` escape
+ * JSON.stringify writes for a lone surrogate; ioredis wrote such a string as U+FFFD
+ * when it went as its own argument, so this keeps what is stored the same. (A provider's
+ * error text can carry one; a client's params cannot reach here raw: they travel
+ * stringified inside the entry.)
+ */
+const wellFormed = (s: string): string => (s.isWellFormed() ? s : s.toWellFormed());
 
 export interface ClaimInput {
   entry: TaskEntry;
@@ -203,7 +206,7 @@ export interface ClaimBatchInput {
  * runs alone in Redis, so a bigger batch would hold up every other client for longer.
  */
 const BATCH_CHUNK = 200;
-/** Most bytes of arguments per batched call, as estimated by the caller's weight function. */
+/** Most bytes of arguments per batched call, as the caller's weight function counts them. */
 const BATCH_CHUNK_BYTES = 1 << 20;
 
 export interface CompleteInput {
@@ -276,26 +279,27 @@ export class Transitions {
    */
   submitBatch(inputs: readonly SubmittedInput[]): Promise<(SubmitResult | AdmitRefusal | Error)[]> {
     const k = this.keys;
-    return this.inChunks(inputs, (chunk) => {
+    // One argument per task, strings only (see the script's header); chunks close on its real size.
+    const json = inputs.map(({ entry, idempotencyKey, projection, now, admission: a }) => JSON.stringify([
+      entry.taskId, String(now), idempotencyKey === undefined ? '0' : String(this.idemTtl), idempotencyKey ?? '',
+      String(PRIORITIES.indexOf(entry.priority) + 1), // 0 for an unknown priority: the script refuses that task
+      a ? '1' : '0', String(a?.ratePerSecond ?? 0), String(Math.max(1, a?.burst ?? 1)), String(a?.maxOpen ?? 0),
+      String(a?.maxQueueDepth ?? 0), String(a?.openUntil ?? 0),
+      projection ? objectToFields(projection).map(wellFormed) : [],
+      encodeTaskEntry(entry).map(wellFormed),
+    ]));
+    return this.inChunks(inputs, (chunk, start) => {
       const keys: string[] = [k.events, k.mode, k.delayed, ...k.lanes];
       const args: (string | number)[] = [this.eventsMaxLen, k.lanes.length];
-      for (const { entry, idempotencyKey, projection, now, admission: a } of chunk) {
+      chunk.forEach(({ entry, idempotencyKey }, j) => {
         keys.push(
           k.task(entry.taskId),
           k.idem(entry.tenant, idempotencyKey ?? '-'),
           k.rate(entry.tenant),
           k.openTasks(entry.tenant),
         );
-        // One argument per task, strings only (see the script's header).
-        args.push(JSON.stringify([
-          entry.taskId, String(now), idempotencyKey === undefined ? '0' : String(this.idemTtl), idempotencyKey ?? '',
-          String(PRIORITIES.indexOf(entry.priority) + 1),
-          a ? '1' : '0', String(a?.ratePerSecond ?? 0), String(Math.max(1, a?.burst ?? 1)), String(a?.maxOpen ?? 0),
-          String(a?.maxQueueDepth ?? 0), String(a?.openUntil ?? 0),
-          projection ? objectToFields(projection) : [],
-          encodeTaskEntry(entry),
-        ]));
-      }
+        args.push(json[start + j] as string);
+      });
       return this.fn('submitTask')(keys.length, ...keys, ...args);
     }, (reply, n) => {
       const r = reply as [number, string?];
@@ -303,9 +307,9 @@ export class Transitions {
       if (r[0] === ScriptErrorCode.TASK_EXISTS) return new TransitionError('TASK_EXISTS', `task ${taskId} already exists`);
       if (r[0] === 0) return { created: false, taskId: String(r[1]) };
       if (r[0] === 1) return { created: true, taskId: String(taskId), entryId: String(r[1]) };
-      if (r[0] === -20) return new TransitionError('UNEXPECTED', `submitTask could not decode task ${taskId}: ${String(r[1])}`);
+      if (r[0] === -20) return new TransitionError('UNEXPECTED', `submitTask refused task ${taskId}: ${String(r[1])}`);
       return admissionRefusal(r) ?? new TransitionError('UNEXPECTED', `submitTask answered ${JSON.stringify(r)}`);
-    }, submitWeight);
+    }, (_, i) => (json[i] as string).length + 256);
   }
 
   /**
@@ -332,7 +336,8 @@ export class Transitions {
 
   /**
    * Runs a batched script over `items`, BATCH_CHUNK per call (and, given `weight`, at
-   * most BATCH_CHUNK_BYTES of it, or one item), the calls sent together
+   * most BATCH_CHUNK_BYTES of it, or one item; `call` gets its chunk's first index in
+   * `items`), the calls sent together
    * (one write on an auto-pipelined connection); one answer per item, in order; `map`
    * gets each reply with its item's index in `items`. A call that fails gives its Error
    * to each of its own items only: the other calls' answers stand, so the caller acts on
@@ -343,9 +348,9 @@ export class Transitions {
    */
   private async inChunks<I, O>(
     items: readonly I[],
-    call: (chunk: readonly I[]) => Promise<unknown>,
+    call: (chunk: readonly I[], start: number) => Promise<unknown>,
     map: (reply: unknown, index: number) => O | Error,
-    weight?: (item: I) => number,
+    weight?: (item: I, index: number) => number,
   ): Promise<(O | Error)[]> {
     const calls: Promise<(O | Error)[]>[] = [];
     for (let i = 0, end = 0; i < items.length; i = end) {
@@ -353,14 +358,14 @@ export class Transitions {
       if (weight) {
         let bytes = 0;
         for (let j = i; j < end; j++) {
-          bytes += weight(items[j] as I);
+          bytes += weight(items[j] as I, j);
           if (bytes > BATCH_CHUNK_BYTES && j > i) { end = j; break; }
         }
       }
       const chunk = items.slice(i, end);
       // Through a promise, so that a call that throws at once (building its arguments)
       // fails its own items like a call Redis refused.
-      calls.push(Promise.resolve().then(() => call(chunk)).then(
+      calls.push(Promise.resolve().then(() => call(chunk, i)).then(
         (replies) => {
           if (!Array.isArray(replies) || replies.length !== chunk.length) {
             const e = new TransitionError('UNEXPECTED', `a batched script answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${chunk.length} items`);
@@ -500,7 +505,7 @@ export class Transitions {
       for (const { result, priority, entryId, consumer, now } of chunk) {
         keys.push(k.task(result.taskId), k.lane(priority), k.openTasks(result.tenant));
         // One argument per task, strings only (see the script's header).
-        args.push(JSON.stringify([result.taskId, entryId ?? '', String(now), result.outcome, String(result.attempt), consumer, encodeResultEntry(result)]));
+        args.push(JSON.stringify([result.taskId, entryId ?? '', String(now), result.outcome, String(result.attempt), consumer, encodeResultEntry(result).map(wellFormed)]));
       }
       return this.fn('completeTask')(keys.length, ...keys, ...args);
     }, (reply, n): CompleteResult | Error => {
@@ -509,7 +514,7 @@ export class Transitions {
       if (r[0] === ScriptErrorCode.NO_TASK) return new TransitionError('NO_TASK', `task ${taskId} has no projection`);
       if (r[0] === 0) return { published: false, status: String(r[1]) };
       if (r[0] === 1) return { published: true, resultId: String(r[1]) };
-      if (r[0] === -20) return new TransitionError('UNEXPECTED', `completeTask could not decode task ${taskId}: ${String(r[1])}`);
+      if (r[0] === -20) return new TransitionError('UNEXPECTED', `completeTask refused task ${taskId}: ${String(r[1])}`);
       return new TransitionError('UNEXPECTED', `completeTask answered ${JSON.stringify(r)} for task ${taskId}`);
     });
   }

@@ -277,6 +277,22 @@ test('submitTask: params of any text arrive byte for byte; an undecodable task i
   assert.equal(replies[2]![0], 1);
   assert.equal((await readTask(redis, ks, 'g3'))?.status, 'queued');
   assert.equal(await redis.exists(ks.task('g2')), 0);
+
+  // Decodable but wrong: a null item, a lane index out of range. Refused alone, nothing written.
+  const keys2 = [ks.events, ks.mode, ks.delayed, ...ks.lanes];
+  for (const id of ['h1', 'h2', 'h3']) keys2.push(ks.task(id), ks.idem('acme', '-'), ks.rate('acme'), ks.openTasks('acme'));
+  const nullTtl = JSON.parse(good('h1')) as unknown[];
+  nullTtl[2] = null;
+  const laneZero = JSON.parse(good('h2')) as unknown[];
+  laneZero[4] = '0';
+  const more = await raw.call(redis, keys2.length, ...keys2, 0, ks.lanes.length, JSON.stringify(nullTtl), JSON.stringify(laneZero), good('h3')) as [number, string][];
+  assert.deepEqual(more.map((r) => r[0]), [-20, -20, 1]);
+  assert.equal(await redis.type(ks.delayed), 'none', 'lane 0 would have been the delayed set');
+
+  // A priority outside the lanes, through Transitions: that task is refused, with a reason.
+  const bogus = await tr.submitBatch([{ entry: entry('h4', { priority: 'bogus' as Priority }), now: 1000 }, { entry: entry('h5'), now: 1000 }]);
+  assert.ok(bogus[0] instanceof Error && /no such lane/.test(bogus[0].message), String(bogus[0]));
+  assert.ok(bogus[1] && 'created' in bogus[1] && bogus[1].created);
 });
 
 test('dispatchResults: counts, open-task release, webhooks of tasks with a callback, and the ack, in one call', async () => {

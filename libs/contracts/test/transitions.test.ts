@@ -167,6 +167,25 @@ test('completeTask: a task whose JSON argument does not decode is refused alone;
   assert.deepEqual(replies.map((r) => r[0]), [1, -20, 1]);
   assert.equal((await readTask(redis, ks, 'J3'))?.status, 'solved');
   assert.equal(await redis.xlen(ks.results), 2);
+  // Decodable but not a complete array (a null item, a number in the fields): refused alone too.
+  await tr.submit({ entry: entry('J4'), now: 1000 });
+  const more = await raw.call(redis, 8, ks.events, ks.results, ks.task('J2'), ks.lane('normal'), ks.openTasks('acme'),
+    ks.task('J4'), ks.lane('normal'), ks.openTasks('acme'), WORKERS_GROUP, 60, 0, 0,
+    '["J2", "", null, "solved", "1", "w1", []]', JSON.stringify(['J4', '', '2000', 'solved', '1', 'w1', ['v', 1]])) as [number, string][];
+  assert.deepEqual(more.map((r) => r[0]), [-20, -20]);
+  assert.equal((await readTask(redis, ks, 'J4'))?.status, 'queued');
+});
+
+test('complete: a provider error text with a lone surrogate is stored (as U+FFFD), not refused', async () => {
+  await tr.submit({ entry: entry('S1'), now: 1000 });
+  const [read] = await readOne();
+  await tr.claim({ entry: entry('S1'), entryId: read!.id, consumer: 'w1', now: 1100 });
+  const done = await tr.complete({
+    result: result('S1', { outcome: 'failed', solution: undefined, errorCode: 'ERROR_X', errorMessage: 'bad \ud83d end' }),
+    priority: 'normal', entryId: read!.id, consumer: 'w1', now: 2000,
+  });
+  assert.equal(done.published, true);
+  assert.equal((await readTask(redis, ks, 'S1'))?.errorMessage, 'bad \ufffd end');
 });
 
 test('complete of an unknown task is refused and publishes nothing', async () => {

@@ -23,7 +23,7 @@ export class WriteBatch<I, O> {
   private queue: { input: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
 
-  /** `send` answers one O or Error per input, in order (Transitions.completeBatch / checkpointBatch). */
+  /** `send` answers one O or Error per input, in order (Transitions.completeBatch, checkpointBatch, submitBatch). */
   constructor(private readonly send: (inputs: I[]) => Promise<(O | Error)[]>) {}
 
   run = (input: I): Promise<O> =>

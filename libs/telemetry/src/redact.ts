@@ -29,9 +29,10 @@ export const pathOnly = (url: string): string => {
 
 /**
  * `db.query.text` of an ioredis span: the command and how many arguments it had, never
- * their values. A script call keeps its SHA and its first key (e.g. the task's hash),
- * which say which transition ran on which task; keys are names from the keyspace,
- * never secrets.
+ * their values. A script call keeps its SHA and its first key, which say which
+ * transition ran where (a batched transition's first key is the events stream, a
+ * single one's its task's lane or hash); keys are names from the keyspace, never
+ * secrets.
  */
 export function redisStatement(command: string, args: readonly unknown[]): string {
   const c = command.toLowerCase();

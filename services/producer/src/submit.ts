@@ -130,8 +130,10 @@ export class SubmitService {
       // consumes nothing. `send <lane>` times it (the shared call makes no span).
       r = await this.batch.run({ entry, idempotencyKey: c.idempotencyKey, projection, now, admission });
     } catch (err) {
-      // Nothing to undo: the script ran whole or not at all, and an open-task record it
-      // wrote belongs to a task that exists (a lost reply does not mean a lost task).
+      // Nothing to undo: this task's step ran whole or not at all (an error may still come
+      // after it ran: a lost reply, or a later task of the shared call failing), and an
+      // open-task record it wrote belongs to a task that exists. The client's retry with
+      // its idempotency key finds that task (see the module comment).
       endWithError(span, 'SUBMIT_FAILED', err instanceof Error ? err.message : undefined);
       throw err;
     }
