@@ -12,14 +12,15 @@
  * results stream, as long-polls and SSE use it).
  *
  * options.submitter = `transition` skips the HTTP layer and admission: submitTask.lua
- * straight from Transitions (the slow-task benchmark, which measures the worker).
+ * straight from Transitions (the slow-task benchmark, which measures the worker), the
+ * submits of one event-loop turn in one call as the producer sends them (WriteBatch).
  *
  * With SS_TRACING=on this process starts the OpenTelemetry SDK first, like main.ts.
  */
 import { registerTelemetry, telemetryHandle } from '@solvestream/telemetry';
 registerTelemetry('producer');
-import { keyspace, Transitions, type TaskEntry } from '@solvestream/contracts';
-import { createLogger, createRedis } from '@solvestream/core';
+import { keyspace, Transitions, type SubmittedInput, type TaskEntry } from '@solvestream/contracts';
+import { createLogger, createRedis, WriteBatch } from '@solvestream/core';
 import { buildApp, ResultsDispatcher, ResultsListener } from '@solvestream/producer';
 import { randomUUID } from 'node:crypto';
 import { clientMain, type Contender } from '../lib/client';
@@ -44,13 +45,15 @@ void clientMain(async (cfg): Promise<Contender> => {
     if (res.statusCode !== 202) throw new Error(`submit answered ${res.statusCode}: ${res.body}`);
     return (res.json() as { id: string }).id;
   };
+  const submits = new WriteBatch((inputs: SubmittedInput[]) => transitions.submitBatch(inputs));
   const viaTransition = async (i: number): Promise<string> => {
     const now = Date.now();
     const entry: TaskEntry = {
       taskId: randomUUID(), tenant: 'default', priority: 'normal', attempt: 1, submittedAt: now, deadline: now + 180_000, trace: {},
       ...taskBody(i),
     };
-    await transitions.submit({ entry, now });
+    const r = await submits.run({ entry, now });
+    if (!('created' in r) || !r.created) throw new Error(`submit answered ${JSON.stringify(r)}`);
     return entry.taskId;
   };
   return {
