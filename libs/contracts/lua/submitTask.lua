@@ -70,8 +70,9 @@
            {-13, open}           TENANT_FULL
            {-14, retryAfterMs}   RATE_LIMITED      (refusals write nothing)
            {-20, why}            its argument is not a submit array as above (JSON that
-                                 does not decode, a missing or non-string item, a lane
-                                 index out of range); nothing written for it, the other
+                                 does not decode, a missing or non-string item, a number
+                                 that is not one, a lane index out of range); nothing
+                                 written for it, the other
                                  tasks of the call are unaffected
 ]]
 local eventsMax, nLanes = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -165,6 +166,11 @@ local a = 3
 for k = 4 + nLanes, #KEYS, 4 do
   local ok, t = pcall(cjson.decode, ARGV[a])
   local bad = ok and badTaskArray(t, 11, {12, 13}) or (not ok and tostring(t))
+  if not bad then
+    for _, i in ipairs({2, 3, 7, 8, 9, 10, 11}) do
+      if not tonumber(t[i]) then bad = 'item ' .. i .. ' is not a number' break end
+    end
+  end
   local lane = not bad and tonumber(t[5])
   if not bad and not (lane and lane >= 1 and lane <= nLanes) then bad = 'no such lane: ' .. t[5] end
   if bad then

@@ -280,13 +280,17 @@ test('submitTask: params of any text arrive byte for byte; an undecodable task i
 
   // Decodable but wrong: a null item, a lane index out of range. Refused alone, nothing written.
   const keys2 = [ks.events, ks.mode, ks.delayed, ...ks.lanes];
-  for (const id of ['h1', 'h2', 'h3']) keys2.push(ks.task(id), ks.idem('acme', '-'), ks.rate('acme'), ks.openTasks('acme'));
+  for (const id of ['h1', 'h2', 'h6', 'h3']) keys2.push(ks.task(id), ks.idem('acme', '-'), ks.rate('acme'), ks.openTasks('acme'));
   const nullTtl = JSON.parse(good('h1')) as unknown[];
   nullTtl[2] = null;
   const laneZero = JSON.parse(good('h2')) as unknown[];
   laneZero[4] = '0';
-  const more = await raw.call(redis, keys2.length, ...keys2, 0, ks.lanes.length, JSON.stringify(nullTtl), JSON.stringify(laneZero), good('h3')) as [number, string][];
-  assert.deepEqual(more.map((r) => r[0]), [-20, -20, 1]);
+  const notANumber = JSON.parse(good('h6')) as unknown[];
+  notANumber[1] = 'soon';
+  const more = await raw.call(redis, keys2.length, ...keys2, 0, ks.lanes.length,
+    JSON.stringify(nullTtl), JSON.stringify(laneZero), JSON.stringify(notANumber), good('h3')) as [number, string][];
+  assert.deepEqual(more.map((r) => r[0]), [-20, -20, -20, 1]);
+  assert.match(String(more[2]![1]), /item 2 is not a number/);
   assert.equal(await redis.type(ks.delayed), 'none', 'lane 0 would have been the delayed set');
 
   // A priority outside the lanes, through Transitions: that task is refused, with a reason.
