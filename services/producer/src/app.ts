@@ -8,7 +8,9 @@
  *   1. preClose: new requests are refused with 503 SHUTTING_DOWN, and the results
  *      notifier is closed, which releases every long-poll: each answers at once with
  *      the task's current state.
- *   2. the server stops accepting connections and waits for in-flight requests.
+ *   2. the server stops accepting connections and waits for in-flight requests; every
+ *      answer sent from step 1 on carries `Connection: close`, so no keep-alive
+ *      connection outlives its last request.
  * Closing the Redis connection(s) is the caller's job, after `close()` resolves.
  */
 import { Counter, type Registry } from '@solvestream/telemetry';
@@ -88,6 +90,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       reply.header('connection', 'close');
       return sendError(reply, new HttpError('SHUTTING_DOWN', 'this instance is shutting down; retry on another'));
     }
+  });
+  // Every answer sent while draining closes its connection. A request in flight when the
+  // server stops listening (a long-poll released below still re-reads its task) would
+  // otherwise leave a keep-alive connection that only becomes idle after close() swept
+  // the idle ones, and close() would wait for fastify's keep-alive timeout (72 s).
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   app.addHook('preClose', async () => {
     closing = true;

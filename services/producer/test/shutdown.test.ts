@@ -11,7 +11,7 @@ import { createLogger, createRedis } from '@solvestream/core';
 import { sleep, startRedis, waitFor } from '@solvestream/testkit';
 import { buildApp } from '../src/app';
 import type { ResultsNotifier, WakeReason } from '../src/results-listener';
-import { VALID_PARAMS } from './harness';
+import { startHarness, submit, VALID_PARAMS } from './harness';
 
 /** A notifier whose close() takes `closeMs`, to hold the app in its draining state. */
 function slowNotifier(closeMs: number): ResultsNotifier {
@@ -61,5 +61,36 @@ test('while draining, new requests get 503 SHUTTING_DOWN; close() then completes
   } finally {
     redis.disconnect();
     await server.stop();
+  }
+});
+
+test('a request still in flight when the server stops listening answers with Connection: close, so close() does not wait out the keep-alive timeout', async () => {
+  const h = await startHarness();
+  // The API connection's socket (the client side): paused, its replies wait unread.
+  const apiSocket = (h.redis as unknown as { stream: { pause(): void; resume(): void } }).stream;
+  try {
+    await h.app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
+    const { id } = await submit(h.app, { type: 'turnstile', params: VALID_PARAMS.turnstile });
+    const poll = fetch(`${base}/v1/tasks/${id}?wait=30`); // undici keeps the connection alive
+    await waitFor('the long-poll waits', () => h.listener.stats().waiters === 1);
+    // close() releases the long-poll, which re-reads its task before answering. Held up
+    // here, the answer leaves after the server stopped listening and swept its idle
+    // connections (the race a loaded CI machine lost: the producer then waited out the
+    // 72 s keep-alive and was killed after 30 s).
+    apiSocket.pause();
+    const started = Date.now();
+    const closing = h.app.close();
+    await sleep(300);
+    apiSocket.resume();
+    const res = await poll;
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('connection'), 'close');
+    assert.equal(((await res.json()) as { status: string }).status, 'queued');
+    await closing;
+    assert.ok(Date.now() - started < 5_000, `close() took ${Date.now() - started} ms`);
+  } finally {
+    apiSocket.resume();
+    await h.close();
   }
 });
