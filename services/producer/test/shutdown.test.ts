@@ -94,3 +94,22 @@ test('a request still in flight when the server stops listening answers with Con
     await h.close();
   }
 });
+
+test('an open results stream (SSE) is ended by close(), and its connection with it', async () => {
+  const h = await startHarness();
+  try {
+    await h.app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
+    const res = await fetch(`${base}/v1/results/stream`);
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    await reader.read(); // ': connected'
+    const started = Date.now();
+    const closing = h.app.close();
+    for (;;) if ((await reader.read()).done) break; // the server ended the stream
+    await closing;
+    assert.ok(Date.now() - started < 5_000, `close() took ${Date.now() - started} ms`);
+  } finally {
+    await h.close();
+  }
+});

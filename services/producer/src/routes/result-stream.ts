@@ -43,9 +43,12 @@ export function resultEvent(r: ResultEntry): Record<string, unknown> {
 }
 
 export function registerResultStream(app: FastifyInstance, d: ResultStreamDeps): void {
-  const open = new Set<() => void>();
+  const open = new Set<(draining?: boolean) => void>();
+  // Draining: each stream ends, and so does its connection (its headers said keep-alive;
+  // left open, it could outlive the server's sweep of idle connections, and close()
+  // would wait out the keep-alive timeout).
   app.addHook('preClose', async () => {
-    for (const end of [...open]) end();
+    for (const end of [...open]) end(true);
   });
 
   app.get('/v1/results/stream', async (request, reply) => {
@@ -77,16 +80,18 @@ export function registerResultStream(app: FastifyInstance, d: ResultStreamDeps):
     });
     const heartbeat = setInterval(() => raw.write(': ping\n\n'), d.heartbeatMs ?? 15_000);
     let ended = false;
-    const end = (): void => {
+    const end = (draining = false): void => {
       if (ended) return;
       ended = true;
       clearInterval(heartbeat);
       unsubscribe();
       open.delete(end);
+      const socket = raw.socket;
       raw.end();
+      if (draining) socket?.end(); // after the stream's last bytes
     };
     open.add(end);
-    raw.on('close', end);
+    raw.on('close', () => end());
 
     try {
       if (typeof after === 'string') {
