@@ -50,8 +50,8 @@ const otelCore = (): typeof import('@opentelemetry/core') => (coreModule ??= req
 
 /**
  * The W3C fields for `ctx` (default: the active context); empty when tracing is off.
- * Also inside `withCallSpan`: the W3C propagator writes nothing for a suppressed
- * context, so the suppression is lifted for the injection.
+ * Also inside a suppressed context (`untraced`): the W3C propagator writes nothing for
+ * one, so the suppression is lifted for the injection.
  */
 export function injectTrace(ctx?: Context): TraceCarrier {
   if (!tracingActive()) return {};
@@ -149,21 +149,6 @@ export function withSpan<T>(span: Span, fn: () => T): T {
 }
 
 /**
- * Runs `fn`, which makes ONE Redis call (a transition script), with `span` active and
- * the auto-instrumentations suppressed inside: `span` stands for that call. The ioredis
- * span under it would repeat its timing and end (a script's SHA and first key), and was
- * one span in five of a traced submit; the messaging span (the producer's `send <lane>`)
- * says more: which stream, which task.
- * `injectTrace` inside still returns `span`'s context. For a client WITHOUT
- * auto-pipelining: on an auto-pipelined one the context of whoever queued a tick's first
- * command decides for the whole tick (use `untracedCommands` there).
- */
-export function withCallSpan<T>(span: Span, fn: () => T): T {
-  if (span === OFF_SPAN) return fn();
-  return context.with(otelCore().suppressTracing(trace.setSpan(context.active(), span)), fn);
-}
-
-/**
  * Commands on `client` make no spans. For an auto-pipelined client (the worker's command
  * connection): its commands leave in one write per tick, sent from the async context of
  * whichever caller queued the tick's first command, so each command's ioredis span lands
@@ -179,23 +164,25 @@ export function withCallSpan<T>(span: Span, fn: () => T): T {
  */
 export function untracedCommands<C extends { sendCommand(...args: never[]): unknown }>(client: C): C {
   const send = client.sendCommand;
-  let untraced: Context | undefined;
   client.sendCommand = function (this: C, ...args: Parameters<C['sendCommand']>) {
-    if (!tracingActive()) return send.apply(this, args);
-    return context.with((untraced ??= otelCore().suppressTracing(ROOT_CONTEXT)), () => send.apply(this, args));
+    return untraced(() => send.apply(this, args));
   } as C['sendCommand'];
   return client;
 }
 
+/** The root context with the instrumentations suppressed; made once, on first use. */
+let suppressedRoot: Context | undefined;
+
 /**
  * Runs `fn` with the auto-instrumentations suppressed and no parent span: for a call
- * made on behalf of many traces at once (the producer's batched submit call), whose
- * ioredis span would land in whichever trace happened to queue first. The callers'
- * own spans time the call instead. Does nothing while tracing is off.
+ * made on behalf of many traces at once (the producer's batched submit call, every
+ * command of `untracedCommands`), whose ioredis span would land in whichever trace
+ * happened to queue first. The callers' own spans time the call instead (the
+ * producer's `send <lane>`). Does nothing while tracing is off.
  */
 export function untraced<T>(fn: () => T): T {
   if (!tracingActive()) return fn();
-  return context.with(otelCore().suppressTracing(ROOT_CONTEXT), fn);
+  return context.with((suppressedRoot ??= otelCore().suppressTracing(ROOT_CONTEXT)), fn);
 }
 
 /** Ends a span with an error status (low-cardinality `error.type`). */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type Redis from 'ioredis';
 import type { RedisServer } from '@solvestream/testkit';
 import { trace } from '@opentelemetry/api';
-import { injectTrace, startInMemoryTelemetry, startPhaseSpan, startSendSpan, untracedCommands, withCallSpan, withSpan } from '../src';
+import { injectTrace, startInMemoryTelemetry, startPhaseSpan, startSendSpan, untraced, untracedCommands, withSpan } from '../src';
 
 // Its own file (its own process): the SDK starts before ioredis is loaded (the testkit
 // loads it too), so the ioredis instrumentation patches it, as in a service.
@@ -29,7 +29,7 @@ const byName = (name: string) => mem.spans().filter((s) => s.name === name);
 const exported = (name: string, taskId: string) => waitFor(`span ${name} of ${taskId}`, () =>
   byName(name).find((s) => s.attributes['messaging.message.conversation_id'] === taskId), { timeoutMs: 5000, intervalMs: 10 });
 
-test('withCallSpan: the Redis call inside makes no span of its own; withSpan: it is a child', async () => {
+test('untraced: a call made for several traces makes no span; the callers\' spans keep their context; withSpan: a child', async () => {
   mem.reset();
   const plain = startSendSpan('ss:{p0}:tasks:normal', 'T1');
   await withSpan(plain, () => redis.set('k', '1'));
@@ -39,16 +39,19 @@ test('withCallSpan: the Redis call inside makes no span of its own; withSpan: it
   assert.ok(child, 'the instrumentation is live: withSpan gives the command its span');
   assert.equal(child.parentSpanContext?.spanId, plain.spanContext().spanId);
 
+  // The producer's shape: each caller's `send` span carries its trace into the entry,
+  // then one shared call (queued from the first caller's context) does the write.
   const call = startSendSpan('ss:{p0}:tasks:normal', 'T2');
-  const carrier = await withCallSpan(call, async () => {
+  const carrier = withSpan(call, () => injectTrace());
+  await withSpan(call, () => untraced(async () => {
     await redis.set('k', '2');
-    return injectTrace();
-  });
+    assert.equal(trace.getActiveSpan(), undefined, 'no parent span inside');
+  }));
   call.end();
   await exported('send ss:{p0}:tasks:normal', 'T2');
-  assert.equal(byName('set').length, 1, 'no span for the call inside withCallSpan');
-  assert.equal(carrier.traceparent?.split('-')[2], call.spanContext().spanId, 'injectTrace inside still names the span');
-  assert.equal(byName('send ss:{p0}:tasks:normal').length, 2, 'the call span itself is exported');
+  assert.equal(byName('set').length, 1, 'no span for the call inside untraced');
+  assert.equal(carrier.traceparent?.split('-')[2], call.spanContext().spanId, 'the entry names the caller\'s span');
+  assert.equal(byName('send ss:{p0}:tasks:normal').length, 2, 'the caller\'s span itself is exported');
 
   // The suppression ends with the callback.
   const later = startSendSpan('results', 'T3');
