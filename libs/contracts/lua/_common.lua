@@ -17,20 +17,23 @@ local function appendEvent(eventsKey, maxlen, taskId, name, now, extra)
   return xadd(eventsKey, maxlen, ev)
 end
 
--- A batched script's per-task JSON argument, checked before anything is written: a
--- table whose first `n` items are strings and whose items `arrays` are flat lists of
--- strings with an even length (field/value pairs). Returns nil, or why it is not.
-local function badTaskArray(t, n, arrays)
-  if type(t) ~= 'table' then return 'not an array' end
+-- A batched script's per-task JSON argument, decoded and checked before anything is
+-- written: an array whose first `n` items are strings and whose items `arrays` are flat
+-- lists of strings with an even length (field/value pairs). Returns the array, or nil
+-- and why not (the caller answers {-20, why}, BAD_ARGUMENT, for that task alone).
+local function decodeTaskArg(arg, n, arrays)
+  local ok, t = pcall(cjson.decode, arg)
+  if not ok then return nil, tostring(t) end
+  if type(t) ~= 'table' then return nil, 'not an array' end
   for i = 1, n do
-    if type(t[i]) ~= 'string' then return 'item ' .. i .. ' is not a string' end
+    if type(t[i]) ~= 'string' then return nil, 'item ' .. i .. ' is not a string' end
   end
   for _, i in ipairs(arrays) do
     local list = t[i]
-    if type(list) ~= 'table' or #list % 2 ~= 0 then return 'item ' .. i .. ' is not a list of pairs' end
+    if type(list) ~= 'table' or #list % 2 ~= 0 then return nil, 'item ' .. i .. ' is not a list of pairs' end
     for j = 1, #list do
-      if type(list[j]) ~= 'string' then return 'item ' .. i .. '[' .. j .. '] is not a string' end
+      if type(list[j]) ~= 'string' then return nil, 'item ' .. i .. '[' .. j .. '] is not a string' end
     end
   end
-  return nil
+  return t
 end

@@ -74,13 +74,8 @@ end
 local out = {}
 local a = 5
 for k = 3, #KEYS, 3 do
-  local ok, t = pcall(cjson.decode, ARGV[a])
-  local bad = ok and badTaskArray(t, 6, {7}) or (not ok and tostring(t))
-  if bad then
-    out[#out + 1] = {-20, bad}
-  else
-    out[#out + 1] = completeOne(KEYS[k], KEYS[k + 1], KEYS[k + 2], t)
-  end
+  local t, bad = decodeTaskArg(ARGV[a], 6, {7})
+  out[#out + 1] = t and completeOne(KEYS[k], KEYS[k + 1], KEYS[k + 2], t) or {-20, bad}
   a = a + 1
 end
 return out

@@ -164,20 +164,15 @@ end
 local out = {}
 local a = 3
 for k = 4 + nLanes, #KEYS, 4 do
-  local ok, t = pcall(cjson.decode, ARGV[a])
-  local bad = ok and badTaskArray(t, 11, {12, 13}) or (not ok and tostring(t))
-  if not bad then
+  local t, bad = decodeTaskArg(ARGV[a], 11, {12, 13})
+  if t then
     for _, i in ipairs({2, 3, 7, 8, 9, 10, 11}) do
       if not tonumber(t[i]) then bad = 'item ' .. i .. ' is not a number' break end
     end
+    local lane = tonumber(t[5])
+    if not bad and not (lane and lane >= 1 and lane <= nLanes) then bad = 'no such lane: ' .. t[5] end
   end
-  local lane = not bad and tonumber(t[5])
-  if not bad and not (lane and lane >= 1 and lane <= nLanes) then bad = 'no such lane: ' .. t[5] end
-  if bad then
-    out[#out + 1] = {-20, bad}
-  else
-    out[#out + 1] = submitOne(k, t)
-  end
+  out[#out + 1] = bad and {-20, bad} or submitOne(k, t)
   a = a + 1
 end
 return out

@@ -24,7 +24,13 @@ export const ScriptErrorCode = {
   WRONG_LANE: -5,
   STALE: -6,
   NOT_DUE: -10,
+  /** A batched script's task argument is not what the script expects; that task only (submitTask, completeTask). */
+  BAD_ARGUMENT: -20,
 } as const;
+
+/** A batched script's BAD_ARGUMENT reply for one task: `{-20, why}`. */
+const badArgument = (script: ScriptName, taskId: string | undefined, why: unknown): TransitionError =>
+  new TransitionError('BAD_ARGUMENT', `${script} refused task ${taskId}: ${String(why)}`);
 
 const SCRIPTS = {
   submitTask: null, // variable (batch): 3 keys + every lane + 4 per task
@@ -307,7 +313,7 @@ export class Transitions {
       if (r[0] === ScriptErrorCode.TASK_EXISTS) return new TransitionError('TASK_EXISTS', `task ${taskId} already exists`);
       if (r[0] === 0) return { created: false, taskId: String(r[1]) };
       if (r[0] === 1) return { created: true, taskId: String(taskId), entryId: String(r[1]) };
-      if (r[0] === -20) return new TransitionError('UNEXPECTED', `submitTask refused task ${taskId}: ${String(r[1])}`);
+      if (r[0] === ScriptErrorCode.BAD_ARGUMENT) return badArgument('submitTask', taskId, r[1]);
       return admissionRefusal(r) ?? new TransitionError('UNEXPECTED', `submitTask answered ${JSON.stringify(r)}`);
     }, (_, i) => (json[i] as string).length + 256);
   }
@@ -514,7 +520,7 @@ export class Transitions {
       if (r[0] === ScriptErrorCode.NO_TASK) return new TransitionError('NO_TASK', `task ${taskId} has no projection`);
       if (r[0] === 0) return { published: false, status: String(r[1]) };
       if (r[0] === 1) return { published: true, resultId: String(r[1]) };
-      if (r[0] === -20) return new TransitionError('UNEXPECTED', `completeTask refused task ${taskId}: ${String(r[1])}`);
+      if (r[0] === ScriptErrorCode.BAD_ARGUMENT) return badArgument('completeTask', taskId, r[1]);
       return new TransitionError('UNEXPECTED', `completeTask answered ${JSON.stringify(r)} for task ${taskId}`);
     });
   }

@@ -15,6 +15,7 @@ import { startRedis, waitFor, type RedisServer } from '@solvestream/testkit';
 import {
   decodeTaskEntry, ensureWorkerGroups, flattenReadReply, keyspace, readTask, Transitions, WORKERS_GROUP, type TaskEntry,
 } from '../src';
+import { wakeAndRedeliver } from './hold';
 
 let server: RedisServer;
 let redis: Redis;
@@ -83,16 +84,7 @@ test('a hold written before the crash survives it; the frozen worker\'s id writt
   assert.equal(await redis.zscore(ks.delayed, 'H1'), '5010', 'still held');
   assert.equal(await redis.xlen(ks.lane('high')), 0, 'not delivered early');
   // w1 wakes after the restart: its checkpoint is stale, its keeper writes the id back.
-  assert.equal(await tr.checkpoint({ taskId: 'H1', provider: 'sim', providerTaskId: '777', attempt: 1, consumer: 'w1', now: 20 }), 'stale');
-  assert.deepEqual(await tr.reassertCheckpoints([{ taskId: 'H1', provider: 'sim', providerTaskId: '777', attempt: 1, consumer: 'w1', now: 21 }]), ['recorded']);
-  assert.equal(await tr.promote('H1', 'high', 5_010), 'promoted');
-  const [got] = flattenReadReply(await redis.xreadgroup('GROUP', WORKERS_GROUP, 'w2', 'COUNT', 1, 'STREAMS', ks.lane('high'), '>'));
-  assert.ok(got?.fields);
-  const d = decodeTaskEntry(got.fields);
-  assert.ok(d.ok);
-  assert.equal(d.value.attempt, 2);
-  assert.deepEqual(await tr.claim({ entry: d.value, entryId: got.id, consumer: 'w2', now: 5_020 }),
-    { proceed: true, checkpoint: { provider: 'sim', providerTaskId: '777' } }, 'the next delivery polls the id w1 paid for');
+  await wakeAndRedeliver(redis, ks, tr, 'H1', 5_010);
 });
 
 test('writes lost with the last second of AOF leave each task held or back in its lane, never neither', async (t) => {

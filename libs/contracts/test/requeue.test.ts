@@ -6,6 +6,7 @@ import {
   decodeEventEntry, decodeResultEntry, decodeTaskEntry, ensureWorkerGroups, fieldsToObject, flattenReadReply,
   keyspace, readTask, Transitions, WORKERS_GROUP, type TaskEntry,
 } from '../src';
+import { wakeAndRedeliver } from './hold';
 
 let redis: Redis;
 const ks = keyspace({ prefix: 'rq' });
@@ -141,18 +142,9 @@ test('reclaim hold: a claimed task without a checkpoint waits in the delayed set
   assert.equal(await redis.xlen(ks.lane('high')), 0, 'nothing to deliver yet');
   assert.equal(await redis.zscore(ks.delayed, 'H'), '5010');
   assert.deepEqual(await eventsOf('H'), ['submitted', 'claimed', 'reclaimed']);
-  // w1 wakes: its checkpoint is stale, so its keeper writes the id where the task has none.
-  assert.equal(await tr.checkpoint({ taskId: 'H', provider: 'sim', providerTaskId: '777', attempt: 1, consumer: 'w1', now: 20 }), 'stale');
-  assert.deepEqual(await tr.reassertCheckpoints([{ taskId: 'H', provider: 'sim', providerTaskId: '777', attempt: 1, consumer: 'w1', now: 21 }]), ['recorded']);
   assert.equal(await tr.promote('H', 'high', 5_000), 'not-due');
-  assert.equal(await tr.promote('H', 'high', 5_010), 'promoted');
-  const [got] = flattenReadReply(await redis.xreadgroup('GROUP', WORKERS_GROUP, 'w2', 'COUNT', 1, 'STREAMS', ks.lane('high'), '>'));
-  assert.ok(got?.fields);
-  const d = decodeTaskEntry(got.fields);
-  assert.ok(d.ok);
-  assert.equal(d.value.attempt, 2);
-  const claim = await tr.claim({ entry: d.value, entryId: got.id, consumer: 'w2', now: 5_020 });
-  assert.deepEqual(claim, { proceed: true, checkpoint: { provider: 'sim', providerTaskId: '777' } }, 'the next delivery polls the id w1 paid for');
+  // w1 wakes: its checkpoint is stale, so its keeper writes the id where the task has none.
+  await wakeAndRedeliver(redis, ks, tr, 'H', 5_010);
 });
 
 test('reclaim hold applies only where a submit may be unrecorded: a checkpointed task, and one never claimed, are requeued at once', async () => {
