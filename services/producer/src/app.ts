@@ -86,15 +86,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   let closing = false;
   app.addHook('onRequest', async (_request, reply) => {
-    if (closing) {
-      reply.header('connection', 'close');
-      return sendError(reply, new HttpError('SHUTTING_DOWN', 'this instance is shutting down; retry on another'));
-    }
+    if (closing) return sendError(reply, new HttpError('SHUTTING_DOWN', 'this instance is shutting down; retry on another'));
   });
-  // Every answer sent while draining closes its connection. A request in flight when the
-  // server stops listening (a long-poll released below still re-reads its task) would
-  // otherwise leave a keep-alive connection that only becomes idle after close() swept
-  // the idle ones, and close() would wait for fastify's keep-alive timeout (72 s).
+  // Every answer sent while draining closes its connection: the refusals above, and a
+  // request in flight when the server stops listening (a long-poll released below still
+  // re-reads its task), whose keep-alive connection would otherwise become idle only
+  // after close() swept the idle ones, and close() would wait for fastify's keep-alive
+  // timeout (72 s).
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
     done(null, payload);
