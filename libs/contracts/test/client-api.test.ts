@@ -299,6 +299,26 @@ test('submitTask: params of any text arrive byte for byte; an undecodable task i
   assert.ok(bogus[1] && 'created' in bogus[1] && bogus[1].created);
 });
 
+test('submitBatch: a call that fails part-way fails every task of it, though the tasks before the failure exist; a retry with the same key gets them', async () => {
+  const adm = { openUntil: 100_000, ratePerSecond: 0, burst: 1, maxOpen: 0, maxQueueDepth: 0 };
+  await redis.set(ks.openTasks('broken'), 'not a sorted set'); // the second task's admission write fails
+  const answers = await tr.submitBatch([
+    { entry: entry('p1'), idempotencyKey: 'kp1', now: 1000, admission: adm },
+    { entry: entry('p2', { tenant: 'broken' }), now: 1000, admission: adm },
+    { entry: entry('p3'), idempotencyKey: 'kp3', now: 1000, admission: adm },
+  ]);
+  assert.ok(answers.every((a) => a instanceof Error && /WRONGTYPE/.test(a.message)), 'the whole call failed');
+  assert.equal((await readTask(redis, ks, 'p1'))?.status, 'queued', 'written before the failure, answered as failed');
+  assert.equal(await readTask(redis, ks, 'p3'), undefined, 'not reached');
+  const retried = await tr.submitBatch([
+    { entry: entry('p1-retry'), idempotencyKey: 'kp1', now: 2000, admission: adm },
+    { entry: entry('p3-retry'), idempotencyKey: 'kp3', now: 2000, admission: adm },
+  ]);
+  assert.deepEqual(retried[0], { created: false, taskId: 'p1' }, 'the retry finds the task instead of a second one');
+  assert.ok(retried[1] && 'created' in retried[1] && retried[1].created);
+  assert.equal(await redis.xlen(ks.lane('normal')), 2, 'p1 and p3-retry: no duplicate');
+});
+
 test('dispatchResults: counts, open-task release, webhooks of tasks with a callback, and the ack, in one call', async () => {
   const results = ks.results;
   await redis.xgroup('CREATE', results, 'producers', '0', 'MKSTREAM');
