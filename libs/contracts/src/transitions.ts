@@ -175,10 +175,10 @@ export interface DispatchInput {
   group: string;
   /** Epoch ms: when the scheduled webhooks are due. */
   now: number;
-  /** The decodable results of the batch. */
-  results: readonly { taskId: string; outcome: string; tenant: string }[];
-  /** Every entry id of the batch, undecodable ones included. */
-  ackIds: readonly string[];
+  /** The decodable results of the batch, each with its entry id. */
+  results: readonly { entryId: string; taskId: string; outcome: string; tenant: string }[];
+  /** The batch's undecodable entries: acked, nothing else. */
+  undecodable: readonly string[];
 }
 
 /** One task of `submitBatch`: with `admission`, the producer's path (`admitAndSubmit`). */
@@ -527,10 +527,12 @@ export class Transitions {
 
   /**
    * The producers' side effects of a batch of results read through the `producers`
-   * group (counts, open-task release, webhook scheduling) and the XACK of `ackIds`, in
-   * one atomic script call (dispatchResults.lua). Returns how many webhooks it scheduled.
+   * group (counts, open-task release, webhook scheduling), each with its XACK, in one
+   * atomic script call (dispatchResults.lua). A result another instance already acked
+   * (it took the batch over while this one was frozen) is left alone. Returns how many
+   * results this call handled and how many webhooks it scheduled.
    */
-  async dispatchResults(input: DispatchInput): Promise<number> {
+  async dispatchResults(input: DispatchInput): Promise<{ handled: number; webhooks: number }> {
     const k = this.keys;
     const tenants = new Map<string, number>();
     for (const r of input.results) if (!tenants.has(r.tenant)) tenants.set(r.tenant, tenants.size + 1);
@@ -541,9 +543,10 @@ export class Transitions {
       keys.push(k.openTasks(t));
       args.push(t);
     }
-    for (const r of input.results) args.push(r.taskId, r.outcome, tenants.get(r.tenant) ?? 0);
-    for (const id of input.ackIds) args.push(id);
-    return Number(await this.fn('dispatchResults')(keys.length, ...keys, ...args));
+    for (const r of input.results) args.push(r.entryId, r.taskId, r.outcome, tenants.get(r.tenant) ?? 0);
+    for (const id of input.undecodable) args.push(id);
+    const [handled, webhooks] = (await this.fn('dispatchResults')(keys.length, ...keys, ...args)) as [number, number];
+    return { handled: Number(handled), webhooks: Number(webhooks) };
   }
 
   /**

@@ -332,15 +332,15 @@ test('dispatchResults: counts, open-task release, webhooks of tasks with a callb
   await redis.xreadgroup('GROUP', 'producers', 'p1', 'COUNT', 10, 'STREAMS', results, '>');
   const calls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
   const before = await calls();
-  const scheduled = await tr.dispatchResults({
-    group: 'producers', now: 5_000, ackIds: ids,
+  const done = await tr.dispatchResults({
+    group: 'producers', now: 5_000, undecodable: [ids[4]!],
     results: [
-      { taskId: 'd1', outcome: 'solved', tenant: 'acme' }, { taskId: 'd2', outcome: 'failed', tenant: 'acme' },
-      { taskId: 'd3', outcome: 'solved', tenant: 'globex' }, { taskId: 'd4', outcome: 'solved', tenant: 'acme' },
+      { entryId: ids[0]!, taskId: 'd1', outcome: 'solved', tenant: 'acme' }, { entryId: ids[1]!, taskId: 'd2', outcome: 'failed', tenant: 'acme' },
+      { entryId: ids[2]!, taskId: 'd3', outcome: 'solved', tenant: 'globex' }, { entryId: ids[3]!, taskId: 'd4', outcome: 'solved', tenant: 'acme' },
     ],
   });
   assert.ok(await calls() - before <= 1, 'one script call');
-  assert.equal(scheduled, 2);
+  assert.deepEqual(done, { handled: 4, webhooks: 2 });
   assert.deepEqual(await redis.zrangebyscore(ks.webhooks, '-inf', '+inf', 'WITHSCORES'), ['d1', '5000', 'd3', '5000']);
   assert.deepEqual(await redis.hgetall(ks.stats), { solved: '3', failed: '1', 't:acme:solved': '2', 't:acme:failed': '1', 't:globex:solved': '1' });
   assert.equal(await redis.zcard(ks.openTasks('acme')), 0);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useRedis, waitFor } from '@solvestream/testkit';
 import { createLogger, createRedis } from '@solvestream/core';
-import { encodeResultEntry, keyspace } from '@solvestream/contracts';
+import { encodeResultEntry, flattenReadReply, keyspace, RESULTS_GROUP } from '@solvestream/contracts';
 import { ResultsDispatcher } from '../src/delivery/dispatcher';
 
 const fx = useRedis();
@@ -22,7 +22,7 @@ async function reads(): Promise<number> {
   return Number(/cmdstat_xreadgroup:calls=(\d+)/.exec(await fx.redis.info('commandstats'))?.[1] ?? 0);
 }
 
-function dispatcher(prefix: string, o: { lingerMs: number; count?: number }): ResultsDispatcher {
+function dispatcher(prefix: string, o: { lingerMs: number; count?: number; claimIdleMs?: number; claimEveryMs?: number }): ResultsDispatcher {
   return new ResultsDispatcher({
     redis: createRedis({ url: fx.server.url, name: `dispatch-${prefix}`, role: 'blocking' }), keys: keyspace({ prefix }), logger,
     consumer: 'p1', blockMs: 1_000, ...o,
@@ -59,4 +59,38 @@ test('a backlog is read batch after batch without lingering (a full batch means 
   await waitFor('all 23 counted', async () => (await fx.redis.hget(keyspace({ prefix: 'backlog' }).stats, 'solved')) === '23', { timeoutMs: 10_000 });
   assert.equal(d.stats.handled, 23);
   await d.close(); // a lingering dispatcher still closes at once
+});
+
+test('an instance frozen with a batch it read counts nothing twice: the batch is taken over, and its late dispatch finds it handled', async () => {
+  const prefix = 'frz';
+  const ks = keyspace({ prefix });
+  await fx.redis.xgroup('CREATE', ks.results, RESULTS_GROUP, '0', 'MKSTREAM');
+  await fx.redis.hset(ks.task('t0'), 'callbackUrl', 'https://hooks.example/x');
+  for (let i = 0; i < 3; i++) await addResult(prefix, i);
+  // Instance "frozen" reads the batch, then stalls before handling it.
+  const stalled = flattenReadReply(await fx.redis.xreadgroup('GROUP', RESULTS_GROUP, 'frozen', 'COUNT', 10, 'STREAMS', ks.results, '>'));
+  assert.equal(stalled.length, 3);
+
+  const live = dispatcher(prefix, { lingerMs: 0, claimIdleMs: 50, claimEveryMs: 0 });
+  try {
+    await waitFor('the live instance took the batch over', () => live.stats.handled === 3);
+    assert.deepEqual(await fx.redis.hgetall(ks.stats), { solved: '3', 't:acme:solved': '3' });
+    assert.deepEqual(await fx.redis.zrangebyscore(ks.webhooks, '-inf', '+inf'), ['t0']);
+    await fx.redis.zrem(ks.webhooks, 't0'); // the webhook sender delivered it
+
+    // The frozen instance wakes and dispatches what it read.
+    const late = new ResultsDispatcher({
+      redis: createRedis({ url: fx.server.url, name: 'dispatch-late', role: 'blocking' }), keys: ks, logger, consumer: 'frozen',
+    });
+    try {
+      await late.handle(stalled);
+    } finally {
+      await late.close();
+    }
+    assert.deepEqual(await fx.redis.hgetall(ks.stats), { solved: '3', 't:acme:solved': '3' }, 'counted once');
+    assert.deepEqual(await fx.redis.zrangebyscore(ks.webhooks, '-inf', '+inf'), [], 'no second webhook');
+    assert.equal(late.stats.handled, 0);
+  } finally {
+    await live.close();
+  }
 });

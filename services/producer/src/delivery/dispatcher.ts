@@ -10,7 +10,9 @@
  *
  * Because the side effects and the ack commit together, a crash never counts an
  * outcome twice or loses a webhook; an entry whose instance died before the call stays
- * pending and is taken over by any instance (XAUTOCLAIM after `claimIdleMs`).
+ * pending and is taken over by any instance (XAUTOCLAIM after `claimIdleMs`). An
+ * instance that was only frozen and wakes with that batch finds it acked: the script
+ * handles a result only if its own XACK took it.
  *
  * Loop (a small state machine; a bad entry never kills it):
  *
@@ -134,20 +136,27 @@ export class ResultsDispatcher {
     }
   }
 
-  /** Handles one batch: every side effect and the ack in one script call. */
+  /**
+   * Handles one batch: every side effect and the ack in one script call. Results another
+   * instance acked meanwhile (it took this batch over while this one was frozen) are
+   * skipped by the script, so nothing is counted or scheduled twice.
+   */
   async handle(entries: readonly StreamEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const results: { taskId: string; outcome: string; tenant: string }[] = [];
+    const results: { entryId: string; taskId: string; outcome: string; tenant: string }[] = [];
+    const undecodable: string[] = [];
     for (const e of entries) {
       const d = e.fields ? decodeResultEntry(e.fields) : undefined;
-      if (d?.ok) results.push({ taskId: d.value.taskId, outcome: d.value.outcome, tenant: d.value.tenant });
-      else this.o.logger.warn({ entryId: e.id, reason: d ? d.reason : 'no payload' }, 'results dispatcher: skipping an undecodable result');
+      if (d?.ok) {
+        results.push({ entryId: e.id, taskId: d.value.taskId, outcome: d.value.outcome, tenant: d.value.tenant });
+      } else {
+        undecodable.push(e.id);
+        this.o.logger.warn({ entryId: e.id, reason: d ? d.reason : 'no payload' }, 'results dispatcher: skipping an undecodable result');
+      }
     }
-    const scheduled = await this.transitions.dispatchResults({
-      group: RESULTS_GROUP, now: this.o.clock(), results, ackIds: entries.map((e) => e.id),
-    });
-    this.stats.handled += results.length;
-    this.stats.webhooksScheduled += scheduled;
+    const done = await this.transitions.dispatchResults({ group: RESULTS_GROUP, now: this.o.clock(), results, undecodable });
+    this.stats.handled += done.handled;
+    this.stats.webhooksScheduled += done.webhooks;
   }
 
   private sleep(ms: number): Promise<void> {
