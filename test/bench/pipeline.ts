@@ -15,7 +15,10 @@
  *   throughput  BENCH_TASKS tasks, at most BENCH_CONCURRENCY submits outstanding, an
  *               instant provider; tasks/s from the first submit to the last result.
  *               solvestream (producer API → worker → results) vs BullMQ (same workload,
- *               its defaults) vs the raw XADD → XREADGROUP → XADD + XACK loop
+ *               its defaults) vs the raw XADD → XREADGROUP → XADD + XACK loop; with
+ *               them, the floors (roles/floor.ts: a bare HTTP API request, a bare
+ *               provider exchange), and below the table the goals as a CPU budget
+ *               (lib/report.ts budgetRows)
  *   latency     submit → result p50/p99 at a paced BENCH_RATE tasks/s for BENCH_SECONDS
  *   slow        BENCH_SLOW_TASKS tasks that take BENCH_SLOW_MS at the provider, in one
  *               worker process: wall time (first submit → last result), peak RSS, CPU
@@ -31,7 +34,8 @@
  *
  * Processes: redis-server; the instant provider (lib/instant-provider.ts); per contender
  * a worker process (solvestream: services/worker dist/src/main.js with its production
- * defaults, LOG_LEVEL=warn) and a client process (roles/*.ts) that also measures.
+ * defaults, LOG_LEVEL=warn) and a client process (roles/*.ts) that also measures; the
+ * provider's CPU is counted per round too (the contenders take turns, so it serves one).
  *
  * The contenders of the burst runs (throughput and its tracing variants) and of the paced
  * runs are up side by side and take turns round by round (runGroup), so a slow stretch of
@@ -75,7 +79,11 @@ type Suite = (typeof SUITES)[number];
 /** reCAPTCHA v2's typical solve time (worker config.ts): POLL_FIRST_DELAY_SCALE is a multiple of it. */
 const RECAPTCHA_V2_TYPICAL_MS = 15_000;
 
-interface Env { redisUrl: string; redis: Redis; providerUrl: string; slowProviderUrl: string }
+interface Env {
+  redisUrl: string; redis: Redis; providerUrl: string; slowProviderUrl: string;
+  /** The provider processes, whose CPU each round counts (lib/client.ts). */
+  providerPid: number; slowProviderPid: number;
+}
 
 /** Ready = its first heartbeat is in Redis (it logs `worker ready` at info; the bench runs it at warn). */
 function solvestreamWorker(e: Env, prefix: string, extra: Record<string, string> = {}): WorkerLauncher {
@@ -108,7 +116,7 @@ function roleWorker(role: string, config: Record<string, unknown>): WorkerLaunch
 
 const load = (e: Env, prefix: string, shape: 'burst' | 'paced', extra: Partial<ClientConfig> = {}): ClientConfig => ({
   redisUrl: e.redisUrl, prefix, shape, tasks: TASKS, concurrency: CONCURRENCY, rate: RATE, seconds: SECONDS,
-  rounds: ROUNDS, warmup: WARMUP, ...extra,
+  rounds: ROUNDS, warmup: WARMUP, providerPid: e.providerPid, ...extra,
 });
 
 async function fresh(e: Env): Promise<void> {
@@ -120,14 +128,15 @@ async function fresh(e: Env): Promise<void> {
 interface Spec {
   key: string;
   label: string;
-  worker: WorkerLauncher;
+  /** null: a floor, a client alone (roles/floor.ts). */
+  worker: WorkerLauncher | null;
   client: { role: string; config: ClientConfig; env?: Record<string, string> };
   /** Tracing contenders: their own sink, so what each exported is its own. */
   sink?: OtlpSink;
 }
 
 const perTask = (r: RoundReport): string => `${r.tasksPerS.toFixed(0)} tasks/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms; ` +
-  `CPU µs/task: worker ${r.workerCpuUsPerTask.toFixed(0)}, client ${r.clientCpuUsPerTask.toFixed(0)}, redis ${r.redis.cpuUsPerTask.toFixed(0)}`;
+  `CPU µs/task: worker ${r.workerCpuUsPerTask.toFixed(0)}, client ${r.clientCpuUsPerTask.toFixed(0)}, redis ${r.redis.cpuUsPerTask.toFixed(0)}, provider ${(r.providerCpuUsPerTask ?? NaN).toFixed(0)}`;
 
 /**
  * Runs a group's contenders side by side: all are started (each warms up alone), then
@@ -193,8 +202,16 @@ async function runAll(e: Env, suites: Set<Suite>): Promise<Summary> {
         specs.push(
           { key: `solvestream.${shape}`, label: `solvestream ${suite}`, worker: solvestreamWorker(e, 'ss'), client: { role: 'solvestream', config: load(e, 'ss', shape), env: { SS_TRACING: 'off' } } },
           { key: `bullmq.${shape}`, label: `BullMQ ${suite}`, worker: bullWorker('bull'), client: { role: 'bullmq', config: load(e, 'bull', shape) } },
-          { key: `raw.${shape}`, label: `raw streams loop ${suite}`, worker: rawWorker('raw'), client: { role: 'raw', config: load(e, 'raw', shape) } },
+          { key: `raw.${shape}`, label: `raw streams loop ${suite}`, worker: rawWorker('raw'), client: { role: 'raw', config: load(e, 'raw', shape, { providerPid: undefined }) } },
         );
+        // The floors take their turns with the burst contenders, so each round's budget
+        // arithmetic (report.ts) pairs figures of the same stretch of the machine.
+        if (shape === 'burst') {
+          specs.push(
+            { key: 'floor.api', label: 'floor: bare HTTP API request', worker: null, client: { role: 'floor', config: load(e, 'floor-api', shape, { providerPid: undefined, options: { floor: 'api' } }) } },
+            { key: 'floor.provider', label: 'floor: bare provider exchange', worker: null, client: { role: 'floor', config: load(e, 'floor-provider', shape, { options: { floor: 'provider', providerUrl: e.providerUrl } }) } },
+          );
+        }
       }
       if (suites.has('tracing')) {
         if (wanted(`tracing.${shape}`)) specs.push(await traced(`tracing.${shape}`, `solvestream ${suite}, tracing on`, 'tr', shape));
@@ -230,7 +247,7 @@ async function runAll(e: Env, suites: Set<Suite>): Promise<Summary> {
           POLL_FIRST_DELAY_SCALE: String(SLOW_MS / RECAPTCHA_V2_TYPICAL_MS), POLL_INTERVAL_MS: '250',
           WORKER_CONCURRENCY: String(Math.max(WORKER_CONCURRENCY, SLOW_TASKS)),
         }),
-        { role: 'solvestream', config: load(e, 'slow', 'burst', { tasks: SLOW_TASKS, concurrency: SLOW_TASKS, rounds: 1, warmup: 0, options: { submitter: 'transition' } }) },
+        { role: 'solvestream', config: load(e, 'slow', 'burst', { tasks: SLOW_TASKS, concurrency: SLOW_TASKS, rounds: 1, warmup: 0, providerPid: e.slowProviderPid, options: { submitter: 'transition' } }) },
       );
       rounds.push(...one.rounds);
       peaks.push(one.workerPeakRssMb);
@@ -282,7 +299,10 @@ async function main(): Promise<void> {
   const providers = [0, SLOW_MS].map((ms) => spawnRole(`instant provider (${ms} ms)`, 'provider', 'provider', { BENCH_SOLVE_MS: String(ms) }));
   try {
     const ports = await Promise.all(providers.map(async (p) => /listening (\d+)/.exec(await p.waitForLine('listening', 10_000))?.[1]));
-    const e: Env = { redisUrl: server.url, redis, providerUrl: `http://127.0.0.1:${ports[0]}`, slowProviderUrl: `http://127.0.0.1:${ports[1]}` };
+    const e: Env = {
+      redisUrl: server.url, redis, providerUrl: `http://127.0.0.1:${ports[0]}`, slowProviderUrl: `http://127.0.0.1:${ports[1]}`,
+      providerPid: providers[0]!.pid, slowProviderPid: providers[1]!.pid,
+    };
     process.stdout.write(`pipeline benchmark: ${ROUNDS} rounds each; ${TASKS} tasks per throughput round, ${CONCURRENCY} submits outstanding; ` +
       `${RATE} tasks/s × ${SECONDS} s paced; ${SLOW_TASKS} × ${SLOW_MS} ms slow tasks\n`);
     const loadBefore = loadavg().map((x) => x.toFixed(2)).join(', ');

@@ -7,7 +7,9 @@
  * of several live contenders can take turns (lib/run.ts startContender).
  *
  * Each round also takes Redis INFO before and after (commands and CPU per task) and
- * the CPU of this process and of the worker process (`workerPid`) over the round.
+ * the CPU of this process, of the worker process (`workerPid`) and of the provider
+ * process (`providerPid`: the contenders take turns, so the provider serves only this
+ * round's) over the round.
  */
 import Redis from 'ioredis';
 import { burst, paced, ResultTracker, type LoadResult, type LoadTarget } from './load';
@@ -25,6 +27,8 @@ export interface ClientConfig {
   /** Tasks of the unmeasured warm-up burst (JIT, connections, script cache). */
   warmup: number;
   workerPid?: number;
+  /** The provider process this contender's worker calls, when there is one: its CPU is counted per round. */
+  providerPid?: number;
   /** Free-form per contender (e.g. `submitter`). */
   options?: Record<string, string>;
   /** Wait for the orchestrator's cue before each round (see the module comment). */
@@ -43,6 +47,8 @@ export interface RoundReport extends LoadResult {
   clientCpuUsPerTask: number;
   /** CPU of the worker process per task, µs. */
   workerCpuUsPerTask: number;
+  /** CPU of the provider process per task, µs (0 without one; absent in reports before 2026-12-07). */
+  providerCpuUsPerTask?: number;
 }
 
 export interface Contender {
@@ -81,11 +87,13 @@ export async function clientMain(make: (cfg: ClientConfig) => Promise<Contender>
       const a = await redisSnapshot(info);
       const c0 = cpuSelf();
       const w0 = cfg.workerPid ? procCpuS(cfg.workerPid) : 0;
+      const p0 = cfg.providerPid ? procCpuS(cfg.providerPid) : 0;
       const load = cfg.shape === 'burst'
         ? await burst(contender.target, tracker, { tasks: cfg.tasks ?? 10_000, concurrency: cfg.concurrency ?? 256 })
         : await paced(contender.target, tracker, { rate: cfg.rate ?? 2000, seconds: cfg.seconds ?? 3 });
       if (cfg.drainMs) await new Promise((res) => setTimeout(res, cfg.drainMs));
       const w1 = cfg.workerPid ? procCpuS(cfg.workerPid) : 0;
+      const p1 = cfg.providerPid ? procCpuS(cfg.providerPid) : 0;
       const c1 = cpuSelf();
       const b = await redisSnapshot(info);
       const report: RoundReport = {
@@ -93,6 +101,7 @@ export async function clientMain(make: (cfg: ClientConfig) => Promise<Contender>
         redis: redisCost(a, b, load.tasks),
         clientCpuUsPerTask: ((c1 - c0) * 1e6) / load.tasks,
         workerCpuUsPerTask: ((w1 - w0) * 1e6) / load.tasks,
+        providerCpuUsPerTask: ((p1 - p0) * 1e6) / load.tasks,
       };
       process.stdout.write(`ROUND ${JSON.stringify(report)}\n`);
       // Let the last acks and trims land before the next round's INFO snapshot.

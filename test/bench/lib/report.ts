@@ -37,6 +37,64 @@ function ratio(s: Summary, a: string, b: string, f: (r: RoundReport) => number):
 
 const verdict = (ok: boolean | undefined): string => (ok === undefined ? '' : ok ? 'met' : 'MISSED');
 
+/** Every process's CPU a round's task cost, µs (NaN in reports from before the provider's was counted). */
+const allCpu = (r: RoundReport): number => r.workerCpuUsPerTask + r.clientCpuUsPerTask + r.redis.cpuUsPerTask + (r.providerCpuUsPerTask ?? NaN);
+
+/** Median over rounds of `f(round i of each run)`; undefined unless every run has the same rounds. */
+function perRound(s: Summary, keys: readonly string[], f: (rs: RoundReport[]) => number): number | undefined {
+  const runs = keys.map((k) => s.runs[k]?.rounds ?? []);
+  const n = runs[0]?.length ?? 0;
+  if (!n || runs.some((x) => x.length !== n)) return undefined;
+  return median(Array.from({ length: n }, (_, i) => f(runs.map((x) => x[i]!))));
+}
+
+type BudgetRow = [label: string, us: string, note: string];
+
+/**
+ * The throughput goals as a CPU budget. Both pipelines keep the 2 cores busy at burst,
+ * so tasks/s ≈ cores / (CPU per task, every process). The floors (roles/floor.ts and
+ * the raw loop) are what a task of this shape costs with nothing of a pipeline around
+ * it: an HTTP API request, one provider exchange, one stream hop. What the goal allows
+ * minus the floors is what is left for everything else (admission, idempotency, events,
+ * projections, claims, checkpoints, leases, results). Each figure is the median of the
+ * per-round figures (round i of every run ran in the same turn).
+ */
+export function budgetRows(s: Summary): BudgetRow[] {
+  const cores = Number(s.machine.nproc);
+  const api = perRound(s, ['floor.api'], ([a]) => a!.clientCpuUsPerTask);
+  const provider = perRound(s, ['floor.provider'], ([p]) => p!.clientCpuUsPerTask + (p!.providerCpuUsPerTask ?? NaN));
+  const hop = perRound(s, ['raw.burst'], ([r]) => allCpu({ ...r!, providerCpuUsPerTask: 0 }));
+  if (api === undefined || provider === undefined || hop === undefined || !cores) return [];
+  const floors = perRound(s, ['floor.api', 'floor.provider', 'raw.burst'], ([a, p, r]) =>
+    a!.clientCpuUsPerTask + p!.clientCpuUsPerTask + (p!.providerCpuUsPerTask ?? NaN) + allCpu({ ...r!, providerCpuUsPerTask: 0 }));
+  const max = (us: number | undefined): string => (us ? `at most ${fmt((cores * 1e6) / us)} tasks/s on ${cores} cores` : '');
+  const out: BudgetRow[] = [
+    ['floor: bare HTTP API request (fastify inject, POST → 202)', fmt(api), 'the client process'],
+    ['floor: bare provider exchange (undici: in.php, batched res.php)', fmt(provider), 'client + provider process'],
+    ['floor: raw streams hop (XADD → XREADGROUP → XADD + XACK)', fmt(hop), 'its client + worker + Redis'],
+    ['floors together', fmt(floors), max(floors)],
+  ];
+  const bull = perRound(s, ['bullmq.burst'], ([b]) => b!.tasksPerS);
+  if (bull !== undefined) {
+    const allows = perRound(s, ['bullmq.burst'], ([b]) => (cores * 1e6) / (3 * b!.tasksPerS));
+    const left = perRound(s, ['bullmq.burst', 'floor.api', 'floor.provider', 'raw.burst'], ([b, a, p, r]) =>
+      (cores * 1e6) / (3 * b!.tasksPerS) - (a!.clientCpuUsPerTask + p!.clientCpuUsPerTask + (p!.providerCpuUsPerTask ?? NaN) + allCpu({ ...r!, providerCpuUsPerTask: 0 })));
+    out.push(
+      [`3× BullMQ (${fmt(3 * bull)} tasks/s) allows`, fmt(allows), `${cores} cores / the goal's tasks/s`],
+      ['left after the floors for everything else', fmt(left), left !== undefined && left < 0 ? 'NEGATIVE: the floors alone exceed the goal' : ''],
+      ['0.6× the raw loop allows', fmt(perRound(s, ['raw.burst'], ([r]) => (cores * 1e6) / (0.6 * r!.tasksPerS))), `below the floors: ${fmt(floors)}`],
+    );
+  }
+  for (const [key, label] of [['solvestream.burst', 'solvestream spends'], ['bullmq.burst', 'BullMQ spends (no HTTP API)']] as const) {
+    const all = perRound(s, [key], ([r]) => allCpu(r!));
+    if (all === undefined) continue;
+    const beyond = perRound(s, [key, 'floor.api', 'floor.provider', 'raw.burst'], ([x, a, p, r]) =>
+      allCpu(x!) - (a!.clientCpuUsPerTask + p!.clientCpuUsPerTask + (p!.providerCpuUsPerTask ?? NaN) + allCpu({ ...r!, providerCpuUsPerTask: 0 })));
+    out.push([label, fmt(all), `${fmt(beyond)} beyond the floors`]);
+  }
+  return out;
+}
+
 export function rows(s: Summary): Row[] {
   const out: Row[] = [];
   const c = s.config;
@@ -57,6 +115,8 @@ export function rows(s: Summary): Row[] {
       ['  bytes from Redis per task (replies)', (r: RoundReport) => r.redis.bytesOutPerTask ?? NaN, 0],
       ['  worker process CPU per task, µs', (r: RoundReport) => r.workerCpuUsPerTask, 0],
       ['  client process CPU per task, µs (solvestream: incl. the producer)', (r: RoundReport) => r.clientCpuUsPerTask, 0],
+      ['  provider process CPU per task, µs (the instant provider)', (r: RoundReport) => r.providerCpuUsPerTask ?? NaN, 0],
+      ['  all processes, CPU per task, µs (worker + client + Redis + provider)', allCpu, 0],
     ] as const) {
       const v = ['solvestream.burst', 'bullmq.burst', 'raw.burst'].map((k) => m(s, k, f));
       out.push([label, fmt(v[0], digits), fmt(v[1], digits), fmt(v[2], digits), v[0] && v[1] ? `${fmt(ratio(s, 'solvestream.burst', 'bullmq.burst', f), 2)}× BullMQ` : '', '', '']);
@@ -100,13 +160,20 @@ export function rows(s: Summary): Row[] {
   return out;
 }
 
-export function renderTable(s: Summary): string {
-  const head: Row = ['measure (median of rounds)', 'solvestream', 'BullMQ', 'raw streams', 'ratio', 'goal', 'goal met'];
-  const body = rows(s);
+/** A markdown table; columns `numeric` are right-aligned. */
+function table(head: string[], body: string[][], numeric: (i: number) => boolean): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]): string => `| ${cells.map((x, i) => (i >= 1 && i <= 3 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join(' | ')} |`;
-  const sep = `|${widths.map((w, i) => (i >= 1 && i <= 3 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  const line = (cells: string[]): string => `| ${cells.map((x, i) => (numeric(i) ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join(' | ')} |`;
+  const sep = `|${widths.map((w, i) => (numeric(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [line(head), sep, ...body.map(line)].join('\n');
+}
+
+/** The main table, and the CPU budget below it when the floors ran. */
+export function renderTable(s: Summary): string {
+  const main = table(['measure (median of rounds)', 'solvestream', 'BullMQ', 'raw streams', 'ratio', 'goal', 'goal met'], rows(s), (i) => i >= 1 && i <= 3);
+  const budget = budgetRows(s);
+  if (!budget.length) return main;
+  return `${main}\n\nThe throughput goals as CPU per task, every process (burst, same rounds):\n\n${table(['CPU per task, µs', 'µs', ''], budget, (i) => i === 1)}`;
 }
 
 /** Everything after this line in docs/benchmarks.md is hand-written and kept when the page is regenerated. */

@@ -37,11 +37,11 @@ export interface WorkerLauncher {
 }
 
 /** Races `wait` against either process exiting (a crash must fail the run, not time it out). */
-function watched<T>(wait: Promise<T>, c: ServiceProcess, w: ServiceProcess, role: string): Promise<T> {
+function watched<T>(wait: Promise<T>, c: ServiceProcess, w: ServiceProcess | null, role: string): Promise<T> {
   return Promise.race([
     wait,
     c.exited().then(({ code }): never => { throw new Error(`${role} client exited with ${code}:\n${c.lines.slice(-15).join('\n')}`); }),
-    w.exited().then(({ code }): never => { throw new Error(`${w.name} exited with ${code}:\n${w.lines.slice(-15).join('\n')}`); }),
+    ...(w ? [w.exited().then(({ code }): never => { throw new Error(`${w.name} exited with ${code}:\n${w.lines.slice(-15).join('\n')}`); })] : []),
   ]);
 }
 
@@ -50,17 +50,19 @@ const reports = (c: ServiceProcess): RoundReport[] =>
 
 type ClientSpec = { role: string; config: ClientConfig; env?: Record<string, string> };
 
-/** Starts the worker, waits until it takes tasks, then starts the client against it. */
-async function launch(worker: WorkerLauncher, client: ClientSpec, gated: boolean): Promise<{ w: ServiceProcess; c: ServiceProcess }> {
-  const w = worker.start();
-  try {
-    await (worker.ready ? worker.ready(w) : w.waitForLine('worker ready', 30_000));
-  } catch (err) {
-    await w.stop(15_000);
-    throw err;
+/** Starts the worker (if any), waits until it takes tasks, then starts the client against it. */
+async function launch(worker: WorkerLauncher | null, client: ClientSpec, gated: boolean): Promise<{ w: ServiceProcess | null; c: ServiceProcess }> {
+  const w = worker ? worker.start() : null;
+  if (worker && w) {
+    try {
+      await (worker.ready ? worker.ready(w) : w.waitForLine('worker ready', 30_000));
+    } catch (err) {
+      await w.stop(15_000);
+      throw err;
+    }
   }
   const c = spawnRole(`${client.role} client`, client.role, 'client', {
-    ...client.env, BENCH_CLIENT: JSON.stringify({ ...client.config, workerPid: w.pid, ...(gated ? { gated: true } : {}) }),
+    ...client.env, BENCH_CLIENT: JSON.stringify({ ...client.config, ...(w ? { workerPid: w.pid } : {}), ...(gated ? { gated: true } : {}) }),
   });
   return { w, c };
 }
@@ -70,10 +72,10 @@ export async function runContender(worker: WorkerLauncher, client: ClientSpec, t
   const { w, c } = await launch(worker, client, false);
   try {
     await watched(c.waitForLine('DONE', timeoutMs), c, w, client.role);
-    return { rounds: reports(c), workerPeakRssMb: procMemMb(w.pid, 'VmHWM') };
+    return { rounds: reports(c), workerPeakRssMb: w ? procMemMb(w.pid, 'VmHWM') : NaN };
   } finally {
     await c.stop(10_000);
-    await w.stop(15_000);
+    await w?.stop(15_000);
   }
 }
 
@@ -86,18 +88,18 @@ export interface LiveContender {
 }
 
 /**
- * Starts a contender's worker and gated client and waits until its warm-up is done
+ * Starts a contender's worker (none for a floor, roles/floor.ts) and gated client and waits until its warm-up is done
  * (`READY 0`). Several live contenders then take turns round by round, so a slow minute
  * on the shared machine lands on every contender's rounds alike instead of on one
  * contender's whole run (the ratios between contenders were the figures that moved most).
  */
-export async function startContender(worker: WorkerLauncher, client: ClientSpec, timeoutMs = 240_000): Promise<LiveContender> {
+export async function startContender(worker: WorkerLauncher | null, client: ClientSpec, timeoutMs = 240_000): Promise<LiveContender> {
   const { w, c } = await launch(worker, client, true);
   try {
     await watched(c.waitForLine(/^READY 0$/, timeoutMs), c, w, client.role);
   } catch (err) {
     await c.stop(10_000);
-    await w.stop(15_000);
+    await w?.stop(15_000);
     throw err;
   }
   const rounds = client.config.rounds;
@@ -111,10 +113,10 @@ export async function startContender(worker: WorkerLauncher, client: ClientSpec,
     },
     finish: async () => {
       try {
-        return { rounds: reports(c), workerPeakRssMb: procMemMb(w.pid, 'VmHWM') };
+        return { rounds: reports(c), workerPeakRssMb: w ? procMemMb(w.pid, 'VmHWM') : NaN };
       } finally {
         await c.stop(10_000);
-        await w.stop(15_000);
+        await w?.stop(15_000);
       }
     },
   };
