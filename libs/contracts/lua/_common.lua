@@ -37,3 +37,15 @@ local function decodeTaskArg(arg, n, arrays)
   end
   return t
 end
+
+-- Deletes a terminal task's lane delivery `entryId` from the lane of `priority`, found
+-- among KEYS[first..] (every lane). A delivery left in a lane outlives the projection's
+-- TTL and claimTask would take it for a task whose projection is missing (rebuild).
+-- A worker holding it loses its lease (XCLAIM drops deleted ids from the PEL).
+local function dropDelivery(first, priority, entryId)
+  if not priority or not entryId or entryId == '' then return end
+  local suffix = 'tasks:' .. priority
+  for i = first, #KEYS do
+    if string.sub(KEYS[i], -#suffix) == suffix then redis.call('XDEL', KEYS[i], entryId) return end
+  end
+end

@@ -4,9 +4,12 @@
   events += cancelled, the task leaves the delayed set if a retry was waiting there and
   its tenant's open tasks.
 
-  The lane entry, if any, is left where it is: claimTask acks and drops the entries of
-  terminal tasks, so no worker starts it; a worker already solving it loses at
-  completeTask (first outcome wins; its answer is recorded as a `duplicate` event).
+  The lane delivery the projection names (`entryId`) is deleted in the same step. Left
+  in the lane, it outlived the projection's TTL when the lane had a backlog, and then
+  claimTask, finding no projection, rebuilt the task and a worker solved, paid for and
+  published it a second time. A worker already solving it loses its lease at its next
+  renewal (XCLAIM drops deleted ids) and stops polling; should it finish first anyway,
+  completeTask records its answer as a `duplicate` event (first outcome wins).
 
   KEYS[1]  task:<id>          projection hash
   KEYS[2]  events             stream
@@ -17,6 +20,7 @@
                               leaves it here, so a client at its cap may submit again at
                               once (an operator's cancel, tenant '', leaves it to the
                               producer's results dispatcher)
+  KEYS[7..] every lane (tasks:<priority>), to find the one holding the delivery
   ARGV[1]  task id
   ARGV[2]  now, epoch ms
   ARGV[3]  tenant asking; '' = any (operators). Another tenant's task answers NO_TASK
@@ -32,7 +36,7 @@
 local taskId, now, tenant, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local eventsMax, resultsMax, reason = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 
-local h = redis.call('HMGET', KEYS[1], 'status', 'tenant', 'type', 'attempt', 'provider', 'providerTaskId')
+local h = redis.call('HMGET', KEYS[1], 'status', 'tenant', 'type', 'attempt', 'provider', 'providerTaskId', 'priority', 'entryId')
 local status = h[1]
 if not status then return {-2} end
 if tenant ~= '' and h[2] ~= tenant then return {-2} end
@@ -49,5 +53,6 @@ if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 redis.call('ZREM', KEYS[4], taskId)
 redis.call('HDEL', KEYS[5], taskId)
 if tenant ~= '' then redis.call('ZREM', KEYS[6], taskId) end
+dropDelivery(7, h[7], h[8])
 appendEvent(KEYS[2], eventsMax, taskId, 'cancelled', now, {'reason', reason, 'result', resultId})
 return {1, resultId}

@@ -5,7 +5,10 @@
   last the XACK + XDEL of the lane entry: a write that fails before it leaves the entry
   pending, to be reclaimed. A second outcome for a task that already has one (a frozen
   worker waking up, a redelivery) is recorded as a `duplicate` event, acked, and never
-  published.
+  published. When the outcome comes from another delivery than the one the projection
+  names (a frozen worker finishing after its task was reclaimed and requeued), that newer
+  delivery is deleted from the lane: left there, it could outlive the projection's TTL
+  and be claimed as a new task (claimTask rebuilds a missing projection).
   (Every transition that ends a task releases its open-task slot in the same step, so
   that a client at its tenant's cap that submits again as soon as it sees the result is
   not refused; cancelTask and requeueTask's dead-letter do too. The producer's results
@@ -50,7 +53,8 @@ end
 
 local function completeOne(task, lane, open, t)
   local taskId, entryId, now, outcome, attempt, consumer, result = t[1], t[2], t[3], t[4], t[5], t[6], t[7]
-  local status = redis.call('HGET', task, 'status')
+  local h = redis.call('HMGET', task, 'status', 'entryId')
+  local status, live = h[1], h[2]
   if not status then
     ack(lane, entryId)
     return {-2}
@@ -67,6 +71,9 @@ local function completeOne(task, lane, open, t)
     appendEvent(KEYS[1], eventsMax, taskId, outcome, now, {'attempt', attempt, 'consumer', consumer, 'result', resultId})
     redis.call('ZREM', open, taskId)
     ack(lane, entryId)
+    -- A newer delivery (a frozen worker's task, reclaimed and requeued) must not outlive
+    -- the projection's TTL: claimTask would rebuild the task and solve it again.
+    if live and live ~= '' and live ~= entryId then redis.call('XDEL', lane, live) end
     return {1, resultId}
   end
 end

@@ -6,14 +6,17 @@
   final answer. Called on the read path by the producer; safe from anyone, any time.
 
   One atomic step: projection failed with ERROR_CAPTCHA_UNSOLVABLE (+ TTL), results +=
-  the failed result, events += expired + failed, delayed retry removed. A lane entry is
-  left for claimTask to drop; a worker still solving loses at completeTask.
+  the failed result, events += expired + failed, delayed retry removed, and the lane
+  delivery the projection names deleted (see cancelTask: left in the lane, it could
+  outlive the projection's TTL and be solved as a new task); a worker still solving
+  loses its lease at its next renewal, or at completeTask (first outcome wins).
 
   KEYS[1]  task:<id>          projection hash
   KEYS[2]  events             stream
   KEYS[3]  results            stream
   KEYS[4]  delayed            sorted set
   KEYS[5]  delayed:entries    hash
+  KEYS[6..] every lane (tasks:<priority>), to find the one holding the delivery
   ARGV[1]  task id
   ARGV[2]  now, epoch ms
   ARGV[3]  grace after the deadline, ms (the worker's own deadline failure should win)
@@ -29,7 +32,7 @@
 local taskId, now, grace, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local eventsMax, resultsMax = tonumber(ARGV[5]), tonumber(ARGV[6])
 
-local h = redis.call('HMGET', KEYS[1], 'status', 'tenant', 'type', 'attempt', 'provider', 'providerTaskId', 'deadline')
+local h = redis.call('HMGET', KEYS[1], 'status', 'tenant', 'type', 'attempt', 'provider', 'providerTaskId', 'deadline', 'priority', 'entryId')
 local status = h[1]
 if not status then return {-2} end
 if TERMINAL[status] then return {0, status} end
@@ -47,6 +50,7 @@ redis.call('HSET', KEYS[1], 'status', 'failed', 'resultId', resultId, 'updatedAt
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 redis.call('ZREM', KEYS[4], taskId)
 redis.call('HDEL', KEYS[5], taskId)
+dropDelivery(6, h[8], h[9])
 appendEvent(KEYS[2], eventsMax, taskId, 'expired', ARGV[2], {'deadline', h[7], 'status', status})
 appendEvent(KEYS[2], eventsMax, taskId, 'failed', ARGV[2],
   {'attempt', h[4] or '1', 'result', resultId, 'errorCode', 'ERROR_CAPTCHA_UNSOLVABLE'})

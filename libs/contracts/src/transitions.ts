@@ -39,12 +39,14 @@ const SCRIPTS = {
   completeTask: null, // variable (batch)
   deadLetterEntry: 3,
   requeueTask: 8,
-  promoteTask: 5,
+  promoteTask: 6,
   // client API (producer)
-  cancelTask: 6,
-  expireTask: 5,
+  cancelTask: 6 + PRIORITIES.length, // + every lane
+  expireTask: 5 + PRIORITIES.length, // + every lane
   reportTask: 3,
   recordDelivery: 2,
+  // supervisor
+  removeConsumer: 1,
   // producers' results dispatcher
   dispatchResults: null, // variable: 3 keys + 1 per result + 1 per tenant
 } as const;
@@ -92,7 +94,7 @@ export type RequeueResult =
   | { kind: 'terminal'; status: string }
   | { kind: 'not-pending' }
   | { kind: 'not-owner' };
-export type PromoteResult = 'promoted' | 'not-due' | 'dropped';
+export type PromoteResult = 'promoted' | 'not-due' | 'dropped' | 'dead-lettered';
 /** cancel / expire: `done` this call ended the task; `terminal` it already had an outcome. */
 export type EndResult =
   | { kind: 'done'; resultId: string }
@@ -484,11 +486,12 @@ export class Transitions {
   async promote(taskId: string, priority: Priority, now: number): Promise<PromoteResult> {
     const k = this.keys;
     const reply = (await this.fn('promoteTask')(
-      k.delayed, k.delayedEntries, k.lane(priority), k.task(taskId), k.events,
+      k.delayed, k.delayedEntries, k.lane(priority), k.task(taskId), k.events, k.deadLetter,
       taskId, now, priority, this.eventsMaxLen,
     )) as [number, string?];
     if (reply[0] === 1) return 'promoted';
     if (reply[0] === 0) return 'not-due';
+    if (reply[0] === 4) return 'dead-lettered';
     if (reply[0] === ScriptErrorCode.WRONG_LANE) throw new TransitionError('WRONG_LANE', `delayed task ${taskId} is not in lane ${priority}`);
     return 'dropped';
   }
@@ -565,6 +568,14 @@ export class Transitions {
     ));
   }
 
+  /**
+   * Deletes consumer `consumer` of `lane`'s group if, and only if, it has nothing
+   * pending, in one step (removeConsumer.lua); false when it has entries pending.
+   */
+  async removeConsumer(lane: string, consumer: string): Promise<boolean> {
+    return Number(await this.fn('removeConsumer')(lane, this.group, consumer)) === 0;
+  }
+
   private static endReply(reply: [number, string?]): EndResult {
     switch (reply[0]) {
       case 1: return { kind: 'done', resultId: String(reply[1]) };
@@ -579,7 +590,7 @@ export class Transitions {
   async cancel(input: { taskId: string; tenant: string; reason: string; now: number }): Promise<EndResult> {
     const k = this.keys;
     const reply = (await this.fn('cancelTask')(
-      k.task(input.taskId), k.events, k.results, k.delayed, k.delayedEntries, k.openTasks(input.tenant),
+      k.task(input.taskId), k.events, k.results, k.delayed, k.delayedEntries, k.openTasks(input.tenant), ...k.lanes,
       input.taskId, input.now, input.tenant, this.resultTtl, this.eventsMaxLen, this.resultsMaxLen, input.reason.slice(0, 300),
     )) as [number, string?];
     return Transitions.endReply(reply);
@@ -589,7 +600,7 @@ export class Transitions {
   async expire(input: { taskId: string; graceMs: number; now: number }): Promise<EndResult> {
     const k = this.keys;
     const reply = (await this.fn('expireTask')(
-      k.task(input.taskId), k.events, k.results, k.delayed, k.delayedEntries,
+      k.task(input.taskId), k.events, k.results, k.delayed, k.delayedEntries, ...k.lanes,
       input.taskId, input.now, input.graceMs, this.resultTtl, this.eventsMaxLen, this.resultsMaxLen,
     )) as [number, string?];
     return Transitions.endReply(reply);

@@ -2,12 +2,19 @@
  * Removes consumers of dead workers from the `workers` group once their pending list is
  * empty and they have been idle for `idleMs`. Removing a live consumer with nothing
  * pending is harmless (XREADGROUP recreates it), so the rule needs no liveness oracle.
+ *
+ * XINFO only nominates: the delete re-checks the pending list in the same script
+ * (`remove`, Transitions.removeConsumer), because a worker waking from a freeze may read
+ * entries between the two, and DELCONSUMER would drop them from the pending list.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '@solvestream/core';
 import { WORKERS_GROUP, type Keyspace } from '@solvestream/contracts';
 
-export async function removeIdleConsumers(redis: Redis, keys: Keyspace, idleMs: number, logger: Logger, keep: string): Promise<number> {
+export async function removeIdleConsumers(
+  redis: Redis, keys: Keyspace, idleMs: number, logger: Logger, keep: string,
+  remove: (lane: string, consumer: string) => Promise<boolean>,
+): Promise<number> {
   let removed = 0;
   for (const lane of keys.lanes) {
     let rows: unknown[];
@@ -21,10 +28,7 @@ export async function removeIdleConsumers(redis: Redis, keys: Keyspace, idleMs: 
       for (let i = 0; i + 1 < row.length; i += 2) info[String(row[i])] = row[i + 1] as string | number;
       const name = String(info.name);
       if (name === keep || Number(info.pending) !== 0 || Number(info.idle) < idleMs) continue;
-      // DELCONSUMER returns the pending count it dropped: re-check it stayed 0.
-      const dropped = await redis.xgroup('DELCONSUMER', lane, WORKERS_GROUP, name);
-      if (Number(dropped) > 0) logger.error({ lane, consumer: name, dropped }, 'consumer gained pending entries while being removed');
-      removed++;
+      if (await remove(lane, name)) removed++;
     }
   }
   if (removed) logger.info({ removed }, 'removed idle consumers with empty pending lists');

@@ -18,7 +18,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '@solvestream/core';
-import { decodeTaskEntry, WORKERS_GROUP, type Keyspace, type Transitions } from '@solvestream/contracts';
+import { decodeTaskEntry, laneOf, WORKERS_GROUP, type Keyspace, type Transitions } from '@solvestream/contracts';
 import { extractTrace, tracer } from '@solvestream/telemetry';
 import { SpanKind, trace } from '@opentelemetry/api';
 
@@ -69,7 +69,13 @@ export async function reclaimStalled(o: ReclaimOptions): Promise<ReclaimReport> 
         o.logger.warn({ lane, ids: deleted.slice(0, 20), count: deleted.length }, 'pending entries whose payload was deleted; dropped from the PEL');
       }
       for (const [id, fields] of entries) {
-        const decoded = fields ? decodeTaskEntry(fields) : { ok: false as const, reason: 'entry payload is gone' };
+        let decoded = fields ? decodeTaskEntry(fields) : { ok: false as const, reason: 'entry payload is gone' };
+        // As the worker (worker.ts accept): an entry in the wrong lane is poison. requeueTask
+        // would look for it in its priority's lane, answer NOT_PENDING, and leave it pending
+        // here forever.
+        if (decoded.ok && decoded.value.priority !== laneOf(o.keys, lane)) {
+          decoded = { ok: false as const, reason: `priority ${decoded.value.priority} does not match lane ${lane}` };
+        }
         if (!decoded.ok) {
           report.poison++;
           // Undecodable: no trace context to link to; the span still records the dead-lettering.

@@ -85,13 +85,17 @@ export class Supervisor {
     try {
       const p = await promoteDue(this.o.redis, this.o.keys, this.o.transitions, clock());
       this.stats.promoted += p.promoted;
+      this.stats.poison += p.poison;
+      // The failed ones stay due and are tried again next tick; say so once per tick.
+      if (p.failed) this.fail('promote', new Error(`${p.failed} due retries not promoted (left for the next tick): ${p.firstError}`));
     } catch (err) {
       this.fail('promote', err);
     }
     if (clock() - this.lastConsumerSweep >= (this.o.consumerSweepMs ?? 60_000)) {
       this.lastConsumerSweep = clock();
       try {
-        this.stats.consumersRemoved += await removeIdleConsumers(this.o.redis, this.o.keys, this.o.consumerIdleMs ?? this.o.leaseMs * 10, this.o.logger, this.o.consumer);
+        this.stats.consumersRemoved += await removeIdleConsumers(this.o.redis, this.o.keys, this.o.consumerIdleMs ?? this.o.leaseMs * 10, this.o.logger, this.o.consumer,
+          (lane, name) => this.o.transitions.removeConsumer(lane, name));
       } catch (err) {
         this.fail('consumer sweep', err);
       }
