@@ -49,3 +49,15 @@ local function dropDelivery(first, priority, entryId)
     if string.sub(KEYS[i], -#suffix) == suffix then redis.call('XDEL', KEYS[i], entryId) return end
   end
 end
+
+-- Writes the base of a MISSING projection from a task entry's field/value list (the
+-- streams are the truth: after a data loss an entry or a delayed retry may outlive its
+-- projection). Without it a requeue or a promotion wrote only its own fields, and the
+-- task was left without type, tenant or deadline: invisible to its client (tenant
+-- check) and to the expiry sweep. claimTask does the same from its arguments.
+local function rebuildProjection(task, taskId, now, fields)
+  local f = {}
+  for i = 1, #fields - 1, 2 do f[fields[i]] = fields[i + 1] end
+  redis.call('HSET', task, 'status', 'queued', 'createdAt', now, 'task', taskId, 'type', f.type or '',
+    'tenant', f.tenant or '', 'priority', f.priority or '', 'deadline', f.deadline or '')
+end

@@ -5,10 +5,11 @@
   last the XACK + XDEL of the lane entry: a write that fails before it leaves the entry
   pending, to be reclaimed. A second outcome for a task that already has one (a frozen
   worker waking up, a redelivery) is recorded as a `duplicate` event, acked, and never
-  published. When the outcome comes from another delivery than the one the projection
-  names (a frozen worker finishing after its task was reclaimed and requeued), that newer
-  delivery is deleted from the lane: left there, it could outlive the projection's TTL
-  and be claimed as a new task (claimTask rebuilds a missing projection).
+  published. When the outcome comes from an earlier attempt than the projection's (a
+  frozen worker finishing after its task was reclaimed and requeued), the later attempt's
+  delivery is deleted from the lane and its retry, if one waits in `delayed`, removed:
+  left there, either could outlive the projection's TTL and be taken for a new task
+  (claimTask and promoteTask rebuild a missing projection) and solved a second time.
   (Every transition that ends a task releases its open-task slot in the same step, so
   that a client at its tenant's cap that submits again as soon as it sees the result is
   not refused; cancelTask and requeueTask's dead-letter do too. The producer's results
@@ -17,10 +18,12 @@
   tasks at once, and a script call costs Redis and the client more than the step itself.
   The tasks of a batch are independent; batching changes nothing a crash could split.)
 
-  Called with a variable key count (numkeys first): 2 + 3 per task.
+  Called with a variable key count (numkeys first): 4 + 3 per task.
   KEYS[1]  events             stream
   KEYS[2]  results            stream
-  KEYS[3i], KEYS[3i+1], KEYS[3i+2]  of task i (from 1): task:<id> (projection hash),
+  KEYS[3]  delayed            sorted set   } a retry of a later attempt waiting there is
+  KEYS[4]  delayed:entries    hash         } removed when an earlier attempt publishes
+  KEYS[3i+2], KEYS[3i+3], KEYS[3i+4]  of task i (from 1): task:<id> (projection hash),
                           tasks:<priority> (the lane the entry was read from) and
                           open:<tenant> (the tenant's open tasks, sorted set)
   ARGV[1]  consumer group
@@ -53,8 +56,8 @@ end
 
 local function completeOne(task, lane, open, t)
   local taskId, entryId, now, outcome, attempt, consumer, result = t[1], t[2], t[3], t[4], t[5], t[6], t[7]
-  local h = redis.call('HMGET', task, 'status', 'entryId')
-  local status, live = h[1], h[2]
+  local h = redis.call('HMGET', task, 'status', 'entryId', 'attempt')
+  local status, live, latest = h[1], h[2], h[3]
   if not status then
     ack(lane, entryId)
     return {-2}
@@ -71,16 +74,20 @@ local function completeOne(task, lane, open, t)
     appendEvent(KEYS[1], eventsMax, taskId, outcome, now, {'attempt', attempt, 'consumer', consumer, 'result', resultId})
     redis.call('ZREM', open, taskId)
     ack(lane, entryId)
-    -- A newer delivery (a frozen worker's task, reclaimed and requeued) must not outlive
-    -- the projection's TTL: claimTask would rebuild the task and solve it again.
+    -- A later attempt (this outcome is a frozen worker's, whose task was reclaimed) must
+    -- not outlive the projection's TTL: see the header.
     if live and live ~= '' and live ~= entryId then redis.call('XDEL', lane, live) end
+    if latest and latest ~= attempt then
+      redis.call('ZREM', KEYS[3], taskId)
+      redis.call('HDEL', KEYS[4], taskId)
+    end
     return {1, resultId}
   end
 end
 
 local out = {}
 local a = 5
-for k = 3, #KEYS, 3 do
+for k = 5, #KEYS, 3 do
   local t, bad = decodeTaskArg(ARGV[a], 6, {7})
   out[#out + 1] = t and completeOne(KEYS[k], KEYS[k + 1], KEYS[k + 2], t) or {-20, bad}
   a = a + 1

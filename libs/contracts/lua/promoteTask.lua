@@ -61,6 +61,7 @@ redis.call('HDEL', KEYS[2], taskId)
 local status = redis.call('HGET', KEYS[4], 'status')
 if TERMINAL[status] then return {3, status} end
 
+if not status then rebuildProjection(KEYS[4], taskId, ARGV[2], fields) end
 local entryId = redis.call('XADD', KEYS[3], '*', unpack(fields))
 -- entryId names the delivery that now backs the task (a restore re-run leaves it alone).
 redis.call('HSET', KEYS[4], 'entryId', entryId, 'updatedAt', ARGV[2])

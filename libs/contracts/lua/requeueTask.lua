@@ -89,6 +89,7 @@ for i = 14, #ARGV, 2 do
   if f == 'type' then ttype = v end
 end
 
+if not status then rebuildProjection(KEYS[2], taskId, now, entry) end
 local failures = tonumber(redis.call('HGET', KEYS[2], 'failures') or '0')
 if mode ~= 'handback' then failures = failures + 1 end
 local history = cjson.decode(redis.call('HGET', KEYS[2], 'history') or '[]')

@@ -509,7 +509,7 @@ export class Transitions {
   completeBatch(inputs: readonly CompleteInput[]): Promise<(CompleteResult | Error)[]> {
     const k = this.keys;
     return this.inChunks(inputs, (chunk) => {
-      const keys: string[] = [k.events, k.results];
+      const keys: string[] = [k.events, k.results, k.delayed, k.delayedEntries];
       const args: (string | number)[] = [this.group, this.resultTtl, this.eventsMaxLen, this.resultsMaxLen];
       for (const { result, priority, entryId, consumer, now } of chunk) {
         keys.push(k.task(result.taskId), k.lane(priority), k.openTasks(result.tenant));

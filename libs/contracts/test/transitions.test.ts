@@ -160,7 +160,7 @@ test('claim rebuilds a missing projection from the entry (streams are the truth)
 test('completeTask: a task whose JSON argument does not decode is refused alone; the rest of the call is published', async () => {
   for (const id of ['J1', 'J3']) await tr.submit({ entry: entry(id), now: 1000 });
   const arg = (id: string) => JSON.stringify([id, '', '2000', 'solved', '1', 'w1', ['v', '1', 'task', id, 'outcome', 'solved', 'tenant', 'acme', 'type', 'turnstile', 'attempt', '1', 'completedAt', '2000', 'solution', '{"token":"t"}']]);
-  const keys = [ks.events, ks.results];
+  const keys = [ks.events, ks.results, ks.delayed, ks.delayedEntries];
   for (const id of ['J1', 'J2', 'J3']) keys.push(ks.task(id), ks.lane('normal'), ks.openTasks('acme'));
   const raw = (redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>).ss_completeTask!;
   const replies = await raw.call(redis, keys.length, ...keys, WORKERS_GROUP, 60, 0, 0, arg('J1'), '["J2", "", ', arg('J3')) as [number, string][];
@@ -169,7 +169,7 @@ test('completeTask: a task whose JSON argument does not decode is refused alone;
   assert.equal(await redis.xlen(ks.results), 2);
   // Decodable but not a complete array (a null item, a number in the fields): refused alone too.
   await tr.submit({ entry: entry('J4'), now: 1000 });
-  const more = await raw.call(redis, 8, ks.events, ks.results, ks.task('J2'), ks.lane('normal'), ks.openTasks('acme'),
+  const more = await raw.call(redis, 10, ks.events, ks.results, ks.delayed, ks.delayedEntries, ks.task('J2'), ks.lane('normal'), ks.openTasks('acme'),
     ks.task('J4'), ks.lane('normal'), ks.openTasks('acme'), WORKERS_GROUP, 60, 0, 0,
     '["J2", "", null, "solved", "1", "w1", []]', JSON.stringify(['J4', '', '2000', 'solved', '1', 'w1', ['v', 1]])) as [number, string][];
   assert.deepEqual(more.map((r) => r[0]), [-20, -20]);
@@ -442,4 +442,27 @@ test('completeBatch past one call: every answer belongs to its own task (calls s
   const results = ((await redis.xrange(ks.results, '-', '+')) as [string, string[]][]).map(([, f]) => decodeResultEntry(f));
   assert.equal(results.length, 407);
   for (const r of results) assert.ok(r.ok && r.value.solution?.token === `tok-${ids.indexOf(r.value.taskId)}`);
+});
+
+test('a requeue or a promotion of a task whose projection is gone (data loss) rebuilds it from the entry', async () => {
+  // Before: each wrote only its own fields, leaving a projection without type, tenant or
+  // deadline (404 to its client, invisible to the expiry sweep).
+  const base = { type: 'turnstile', tenant: 'acme', priority: 'normal', deadline: 999_999 };
+  await tr.submit({ entry: entry('L1'), now: 1000 });
+  const [r1] = await readOne();
+  await tr.claim({ entry: entry('L1'), entryId: r1!.id, consumer: 'w1', now: 1100 });
+  await redis.del(ks.task('L1'));
+  const requeued = await tr.requeue({ entry: entry('L1'), entryId: r1!.id, consumer: 'w1', mode: 'reclaim', reason: 'lease expired', maxFailures: 5, dueAt: 0, now: 1200 });
+  assert.equal(requeued.kind, 'requeued');
+  assert.deepEqual({ ...(await readTask(redis, ks, 'L1')) }, { ...(await readTask(redis, ks, 'L1')), ...base, status: 'queued', attempt: 2 });
+
+  await tr.submit({ entry: entry('L2'), now: 1000 });
+  const [r2] = await readOne();
+  await tr.claim({ entry: entry('L2'), entryId: r2!.id, consumer: 'w1', now: 1100 });
+  assert.equal((await tr.requeue({ entry: entry('L2'), entryId: r2!.id, consumer: 'w1', mode: 'retry', reason: 'busy', maxFailures: 5, dueAt: 1300, now: 1200 })).kind, 'delayed');
+  await redis.del(ks.task('L2'));
+  assert.equal(await tr.promote('L2', 'normal', 1400), 'promoted');
+  const view = await readTask(redis, ks, 'L2');
+  assert.deepEqual({ ...view }, { ...view, ...base, status: 'queued' });
+  assert.ok(await redis.hget(ks.task('L2'), 'entryId'), 'and names the new delivery');
 });

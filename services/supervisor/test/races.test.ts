@@ -13,6 +13,8 @@
  *       a frozen worker: once the projection expired, the delivery left in the lane was
  *       claimed as a new task (claimTask rebuilds a missing projection), solved, paid for
  *       and published a second time (the ending transition deletes the live delivery)
+ *   C4  as C3, with the later attempt's retry waiting in `delayed`: promoted after the
+ *       projection expired, it was solved again (completeTask removes it)
  *   D   the idle-consumer sweep's DELCONSUMER dropped entries a woken worker had read
  *       since the sweep looked: neither pending nor new, the task stranded
  *       (removeConsumer.lua checks and deletes in one step)
@@ -201,6 +203,33 @@ test('C3 a frozen worker completes first; the reclaimed delivery, claimed after 
   }
   const outs = await resultsOf('F');
   assert.deepEqual(outs, ['solved'], 'exactly one result');
+});
+
+test('C4 a frozen worker completes first while the later attempt waits in delayed; promoted after the projection TTL, it is not solved again', async () => {
+  const tr1 = new Transitions(redis, ks, { resultTtlSeconds: 1 });
+  await tr1.submit({ entry: entry('H'), now: Date.now() });
+  const [t] = await read('w0');
+  await tr1.claim({ entry: t!.e, entryId: t!.id, consumer: 'w0', now: Date.now() });
+  await sleep(LEASE + 50); // w0 frozen past its lease
+  await supervisor().tick(); // reclaimed: attempt 2 in the lane
+  const [t2] = await read('w2');
+  assert.equal(t2!.e.attempt, 2);
+  await tr1.claim({ entry: t2!.e, entryId: t2!.id, consumer: 'w2', now: Date.now() });
+  // attempt 2 meets a busy provider: its retry (attempt 3) waits in delayed
+  await tr1.requeue({ entry: t2!.e, entryId: t2!.id, consumer: 'w2', mode: 'retry', reason: 'ERROR_NO_SLOT_AVAILABLE', maxFailures: 5, dueAt: Date.now() + 1_300, now: Date.now() });
+  const first = await tr1.complete({ // w0 wakes and publishes: first result wins
+    result: { taskId: 'H', outcome: 'solved', tenant: 't', type: 'turnstile', attempt: 1, completedAt: Date.now(), solution: { token: 'a' }, trace: {} },
+    priority: 'normal', entryId: t!.id, consumer: 'w0', now: Date.now(),
+  });
+  assert.equal(first.published, true);
+  assert.equal(await redis.zscore(ks.delayed, 'H'), null, 'the retry is gone with the outcome');
+  await sleep(1_400); // the projection expired, the retry would be due
+  const sup = supervisor();
+  await sup.tick();
+  const [t3] = await read('w3');
+  const claim = t3 ? await tr1.claim({ entry: t3.e, entryId: t3.id, consumer: 'w3', now: Date.now() }) : { proceed: false as const, status: 'none' };
+  assert.equal(claim.proceed, false, 'a worker would solve (and pay for) it again');
+  assert.deepEqual(await resultsOf('H'), ['solved'], 'exactly one result');
 });
 
 test('D the idle-consumer sweep never drops entries a consumer received between its check and DELCONSUMER', async () => {

@@ -199,8 +199,8 @@ test('transient submit errors are retried; the task is solved and paid once', as
   assert.equal(view!.attempt, 3, 'each retry was a new delivery through the delayed set');
 });
 
-test('a renewal that finds the entry reclaimed stops the task here: no more polls, no result from this worker', async () => {
-  // Solves take the simulator's real time (15 s for reCAPTCHA v2): the task is still polling when its entry goes.
+/** A worker against a simulator with real solve times (15 s for reCAPTCHA v2), so a task is still polling when something happens to it. */
+async function withSlowSim(run: (slowSim: Sim, worker: Worker) => Promise<void>): Promise<void> {
   const slowSim = await startSim({ SIM_LATENCY_SCALE: '1' });
   try {
     startPromoter();
@@ -213,6 +213,25 @@ test('a renewal that finds the entry reclaimed stops the task here: no more poll
     });
     await worker.start();
     running.push({ worker, conns: [conn, blocking] });
+    await run(slowSim, worker);
+  } finally {
+    await slowSim.stop();
+  }
+}
+
+/** Waits until the worker has lost the task, then checks it stopped polling it. */
+async function assertStoppedPolling(slowSim: Sim, worker: Worker, pollsBefore: number): Promise<void> {
+  await waitFor('the task to end as lost', () => worker.stats.lost === 1 && worker.stats.inFlight === 0, { timeoutMs: 5000 });
+  await new Promise((r) => setTimeout(r, 150)); // a poll already on the wire lands first
+  const pollsAtEnd = (await slowSim.stats()).polledIds;
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await slowSim.stats()).polledIds, pollsAtEnd, 'no poll for it after the loss');
+  assert.ok(pollsAtEnd > pollsBefore, 'it was polling until then');
+  assert.equal(worker.stats.solved + worker.stats.failed, 0);
+}
+
+test('a renewal that finds the entry reclaimed stops the task here: no more polls, no result from this worker', async () => {
+  await withSlowSim(async (slowSim, worker) => {
     const e = entry();
     await submitAll([e]);
     await waitFor('the checkpoint', async () => (await readTask(redis, ks, e.taskId))?.providerTaskId);
@@ -221,17 +240,24 @@ test('a renewal that finds the entry reclaimed stops the task here: no more poll
     const pending = (await redis.xpending(ks.lane('normal'), WORKERS_GROUP, '-', '+', 10)) as [string][];
     assert.equal(pending.length, 1);
     await redis.xack(ks.lane('normal'), WORKERS_GROUP, pending[0]![0]);
-    await waitFor('the task to end as lost', () => worker.stats.lost === 1 && worker.stats.inFlight === 0, { timeoutMs: 5000 });
-    await new Promise((r) => setTimeout(r, 150)); // a poll already on the wire lands first
-    const pollsAtEnd = (await slowSim.stats()).polledIds;
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal((await slowSim.stats()).polledIds, pollsAtEnd, 'no poll for it after the loss');
-    assert.ok(pollsAtEnd > pollsBefore, 'it was polling until then');
+    await assertStoppedPolling(slowSim, worker, pollsBefore);
     assert.equal(await redis.xlen(ks.results), 0, 'this worker published nothing');
-    assert.equal(worker.stats.solved + worker.stats.failed, 0);
-  } finally {
-    await slowSim.stop();
-  }
+  });
+});
+
+test('a task cancelled while the worker polls it: its delivery is deleted, the next renewal stops the task, one result (cancelled)', async () => {
+  await withSlowSim(async (slowSim, worker) => {
+    const e = entry();
+    await submitAll([e]);
+    await waitFor('the checkpoint', async () => (await readTask(redis, ks, e.taskId))?.providerTaskId);
+    const pollsBefore = (await slowSim.stats()).polledIds;
+    assert.equal((await tr.cancel({ taskId: e.taskId, tenant: 't', reason: 'client cancelled', now: Date.now() })).kind, 'done');
+    assert.equal(await redis.xlen(ks.lane('normal')), 0, 'the delivery is gone from the lane');
+    await assertStoppedPolling(slowSim, worker, pollsBefore);
+    const results = (await redis.xrange(ks.results, '-', '+')) as [string, string[]][];
+    assert.deepEqual(results.map(([, f]) => decodeResultEntry(f)).map((d) => d.ok && d.value.outcome), ['cancelled']);
+    assert.equal(((await redis.xpending(ks.lane('normal'), WORKERS_GROUP)) as [number])[0], 0, 'nothing left pending');
+  });
 });
 
 test('a provider that never answers: the task fails at its deadline', async () => {
