@@ -205,7 +205,9 @@ async function runAll(e: Env, suites: Set<Suite>): Promise<Summary> {
           { key: `raw.${shape}`, label: `raw streams loop ${suite}`, worker: rawWorker('raw'), client: { role: 'raw', config: load(e, 'raw', shape, { providerPid: undefined }) } },
         );
         // The floors take their turns with the burst contenders, so each round's budget
-        // arithmetic (report.ts) pairs figures of the same stretch of the machine.
+        // arithmetic (report.ts) pairs figures of the same stretch of the machine. Not
+        // paced: at a low rate each floor's own load generator and idle wake-ups weigh
+        // on its figure, and three separate processes' sum would count them three times.
         if (shape === 'burst') {
           specs.push(
             { key: 'floor.api', label: 'floor: bare HTTP API request', worker: null, client: { role: 'floor', config: load(e, 'floor-api', shape, { providerPid: undefined, options: { floor: 'api' } }) } },

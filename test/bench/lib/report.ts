@@ -50,6 +50,31 @@ function perRound(s: Summary, keys: readonly string[], f: (rs: RoundReport[]) =>
 
 type BudgetRow = [label: string, us: string, note: string];
 
+/** A stream hop's CPU per task: the raw loop's processes (it has no provider). */
+const hopCpu = (r: RoundReport): number => r.workerCpuUsPerTask + r.clientCpuUsPerTask + r.redis.cpuUsPerTask;
+/** The floors' runs, in the order floorSum takes them. */
+const FLOORS = ['floor.api', 'floor.provider', 'raw.burst'];
+/** Per round: the API request's client + the provider exchange's client and provider + the stream hop. */
+const floorSum = ([a, p, r]: RoundReport[]): number =>
+  a!.clientCpuUsPerTask + p!.clientCpuUsPerTask + (p!.providerCpuUsPerTask ?? NaN) + hopCpu(r!);
+
+/** The three floor rows and their sum, for runs `keys` (FLOORS); `note` fills the third column. */
+function floorRows(s: Summary, keys: string[], note: (us: number | undefined) => string): BudgetRow[] | undefined {
+  const [api, provider, hop] = [
+    perRound(s, [keys[0]!], ([a]) => a!.clientCpuUsPerTask),
+    perRound(s, [keys[1]!], ([p]) => p!.clientCpuUsPerTask + (p!.providerCpuUsPerTask ?? NaN)),
+    perRound(s, [keys[2]!], ([r]) => hopCpu(r!)),
+  ];
+  if (api === undefined || provider === undefined || hop === undefined) return undefined;
+  const floors = perRound(s, keys, floorSum);
+  return [
+    ['floor: bare HTTP API request (fastify inject, POST → 202)', fmt(api), note(api)],
+    ['floor: bare provider exchange (undici: in.php, batched res.php; client + provider)', fmt(provider), note(provider)],
+    ['floor: raw streams hop (XADD → XREADGROUP → XADD + XACK; client + worker + Redis)', fmt(hop), note(hop)],
+    ['floors together', fmt(floors), note(floors)],
+  ];
+}
+
 /**
  * The throughput goals as a CPU budget. Both pipelines keep the 2 cores busy at burst,
  * so tasks/s ≈ cores / (CPU per task, every process). The floors (roles/floor.ts and
@@ -61,26 +86,17 @@ type BudgetRow = [label: string, us: string, note: string];
  */
 export function budgetRows(s: Summary): BudgetRow[] {
   const cores = Number(s.machine.nproc);
-  const api = perRound(s, ['floor.api'], ([a]) => a!.clientCpuUsPerTask);
-  const provider = perRound(s, ['floor.provider'], ([p]) => p!.clientCpuUsPerTask + (p!.providerCpuUsPerTask ?? NaN));
-  const hop = perRound(s, ['raw.burst'], ([r]) => allCpu({ ...r!, providerCpuUsPerTask: 0 }));
-  if (api === undefined || provider === undefined || hop === undefined || !cores) return [];
-  const floors = perRound(s, ['floor.api', 'floor.provider', 'raw.burst'], ([a, p, r]) =>
-    a!.clientCpuUsPerTask + p!.clientCpuUsPerTask + (p!.providerCpuUsPerTask ?? NaN) + allCpu({ ...r!, providerCpuUsPerTask: 0 }));
+  const keys = FLOORS;
   const max = (us: number | undefined): string => (us ? `at most ${fmt((cores * 1e6) / us)} tasks/s on ${cores} cores` : '');
-  const out: BudgetRow[] = [
-    ['floor: bare HTTP API request (fastify inject, POST → 202)', fmt(api), 'the client process'],
-    ['floor: bare provider exchange (undici: in.php, batched res.php)', fmt(provider), 'client + provider process'],
-    ['floor: raw streams hop (XADD → XREADGROUP → XADD + XACK)', fmt(hop), 'its client + worker + Redis'],
-    ['floors together', fmt(floors), max(floors)],
-  ];
+  const out = floorRows(s, keys, () => '');
+  if (!out || !cores) return [];
+  const floors = perRound(s, keys, floorSum);
+  out[3]![2] = max(floors);
   const bull = perRound(s, ['bullmq.burst'], ([b]) => b!.tasksPerS);
   if (bull !== undefined) {
-    const allows = perRound(s, ['bullmq.burst'], ([b]) => (cores * 1e6) / (3 * b!.tasksPerS));
-    const left = perRound(s, ['bullmq.burst', 'floor.api', 'floor.provider', 'raw.burst'], ([b, a, p, r]) =>
-      (cores * 1e6) / (3 * b!.tasksPerS) - (a!.clientCpuUsPerTask + p!.clientCpuUsPerTask + (p!.providerCpuUsPerTask ?? NaN) + allCpu({ ...r!, providerCpuUsPerTask: 0 })));
+    const left = perRound(s, ['bullmq.burst', ...keys], ([b, ...f]) => (cores * 1e6) / (3 * b!.tasksPerS) - floorSum(f));
     out.push(
-      [`3× BullMQ (${fmt(3 * bull)} tasks/s) allows`, fmt(allows), `${cores} cores / the goal's tasks/s`],
+      [`3× BullMQ (${fmt(3 * bull)} tasks/s) allows`, fmt(perRound(s, ['bullmq.burst'], ([b]) => (cores * 1e6) / (3 * b!.tasksPerS))), `${cores} cores / the goal's tasks/s`],
       ['left after the floors for everything else', fmt(left), left !== undefined && left < 0 ? 'NEGATIVE: the floors alone exceed the goal' : ''],
       ['0.6× the raw loop allows', fmt(perRound(s, ['raw.burst'], ([r]) => (cores * 1e6) / (0.6 * r!.tasksPerS))), `below the floors: ${fmt(floors)}`],
     );
@@ -88,9 +104,28 @@ export function budgetRows(s: Summary): BudgetRow[] {
   for (const [key, label] of [['solvestream.burst', 'solvestream spends'], ['bullmq.burst', 'BullMQ spends (no HTTP API)']] as const) {
     const all = perRound(s, [key], ([r]) => allCpu(r!));
     if (all === undefined) continue;
-    const beyond = perRound(s, [key, 'floor.api', 'floor.provider', 'raw.burst'], ([x, a, p, r]) =>
-      allCpu(x!) - (a!.clientCpuUsPerTask + p!.clientCpuUsPerTask + (p!.providerCpuUsPerTask ?? NaN) + allCpu({ ...r!, providerCpuUsPerTask: 0 })));
-    out.push([label, fmt(all), `${fmt(beyond)} beyond the floors`]);
+    out.push([label, fmt(all), `${fmt(perRound(s, [key, ...keys], ([x, ...f]) => allCpu(x!) - floorSum(f)))} beyond the floors`]);
+  }
+  return out;
+}
+
+/**
+ * The paced run's CPU per task, every process, and the share of the machine it keeps
+ * busy at that rate (rate × µs / cores): the latency tail grows with it, as every hop
+ * between processes waits for a core. (No floors here: at a low rate each floor's own
+ * load generator and idle wake-ups would weigh on its figure, three times in a sum.)
+ */
+export function pacedBudgetRows(s: Summary): BudgetRow[] {
+  const cores = Number(s.machine.nproc);
+  const rate = s.config.RATE;
+  const out: BudgetRow[] = [];
+  for (const [key, label, f] of [
+    ['solvestream.paced', 'solvestream', allCpu],
+    ['bullmq.paced', 'BullMQ (no HTTP API)', allCpu],
+    ['raw.paced', 'raw streams loop (no HTTP, no provider)', hopCpu],
+  ] as const) {
+    const us = perRound(s, [key], ([r]) => f(r!));
+    if (us !== undefined && cores) out.push([label, fmt(us), `${fmt((100 * rate * us) / (cores * 1e6))} % of ${cores} cores busy`]);
   }
   return out;
 }
@@ -168,12 +203,14 @@ function table(head: string[], body: string[][], numeric: (i: number) => boolean
   return [line(head), sep, ...body.map(line)].join('\n');
 }
 
-/** The main table, and the CPU budget below it when the floors ran. */
+/** The main table, and the CPU budgets below it when the floors ran. */
 export function renderTable(s: Summary): string {
-  const main = table(['measure (median of rounds)', 'solvestream', 'BullMQ', 'raw streams', 'ratio', 'goal', 'goal met'], rows(s), (i) => i >= 1 && i <= 3);
+  const parts = [table(['measure (median of rounds)', 'solvestream', 'BullMQ', 'raw streams', 'ratio', 'goal', 'goal met'], rows(s), (i) => i >= 1 && i <= 3)];
   const budget = budgetRows(s);
-  if (!budget.length) return main;
-  return `${main}\n\nThe throughput goals as CPU per task, every process (burst, same rounds):\n\n${table(['CPU per task, µs', 'µs', ''], budget, (i) => i === 1)}`;
+  if (budget.length) parts.push(`The throughput goals as CPU per task, every process (burst, same rounds):\n\n${table(['CPU per task, µs', 'µs', ''], budget, (i) => i === 1)}`);
+  const paced = pacedBudgetRows(s);
+  if (paced.length) parts.push(`CPU per task at a paced ${s.config.RATE} tasks/s, every process, and the share of the machine that keeps busy:\n\n${table(['CPU per task at that rate', 'µs', ''], paced, (i) => i === 1)}`);
+  return parts.join('\n\n');
 }
 
 /** Everything after this line in docs/benchmarks.md is hand-written and kept when the page is regenerated. */

@@ -6,8 +6,10 @@
  *
  *   SS_NODE_ARGS='-r ./test/dist/bench/preload/alloc-profile.js' BENCH_CONTENDERS=solvestream node test/dist/bench/pipeline.js throughput
  *
- * SS_ALLOC_SURVIVORS=1 keeps only what survived a young-generation GC (what makes
- * scavenges slow).
+ * SS_ALLOC_SURVIVORS=1 drops the samples a young-generation GC collected. Not a list of
+ * survivors: a full GC collects young objects too, and those stay in, so short-lived
+ * objects that died just before a full GC show as well. For what survives scavenges,
+ * `--trace-gc-nvp` (`new_space_survived`, `promoted` per scavenge) is exact.
  */
 import { Session } from 'node:inspector';
 import { mkdirSync, writeFileSync } from 'node:fs';
