@@ -9,15 +9,17 @@
  * - `role: 'blocking'`: a dedicated connection for XREAD/XREADGROUP BLOCK, with a
  *   client-side deadline (`blockingTimeout`) so a dead TCP connection can never hang
  *   the read loop (BullMQ #1656, #3185: workers silently stopping after a restart).
- * - `autoPipelining` (opt-in, `worker` role only): ioredis `enableAutoPipelining`, so
- *   the commands issued in one event-loop tick leave in one write and are read back in
- *   one go. The solving worker's command connection uses it: with hundreds of tasks in
- *   flight it issues many independent commands per tick, and batching them cut CPU per
- *   task by ~11% in the worker and ~30% in Redis (test/bench/pipeline.ts, issue 8).
- *   Order per connection is unchanged. Opt-in because it changes close semantics: a
- *   command issued in the same tick as `quit()` fails, and the producer's shutdown
- *   hung with it on; with the offline queue off (`api`) ioredis 6 even throws such a
- *   command from a timer (uncaught) instead of rejecting it.
+ * - No ioredis auto-pipelining (`enableAutoPipelining`). The worker's command connection
+ *   had it until 2026-12-07: then it cut worker CPU per task by ≈ 11 % and Redis's by
+ *   ≈ 30 %, when every task made its own script calls. The transitions of one turn now
+ *   share one script call (WriteBatch), and auto-pipelining no longer paid: it allows one
+ *   pipeline in flight per connection (the next tick's commands wait a round trip), and
+ *   it kept garbage alive through young-generation GCs (an ioredis-only loop of script
+ *   calls: 3 MB surviving each scavenge with it, 0.1 MB without). Turned off, the worker
+ *   at 1,000 tasks/s keeps 1.0–1.1 MB per scavenge alive instead of 1.5–1.7 (3 runs
+ *   each), the 5,000 slow tasks took 1.6–1.8 s of worker CPU instead of 1.8–2.3, bursts
+ *   did not slow down (docs/benchmarks.md). It also changed close semantics (a command
+ *   issued in the same tick as `quit()` failed).
  */
 import Redis, { type RedisOptions } from 'ioredis';
 
@@ -32,8 +34,6 @@ export interface RedisFactoryOptions {
   blockingTimeoutMs?: number;
   /** Called on connection errors (already rate-limited by reconnect backoff). */
   onError?: (err: Error) => void;
-  /** Batch the commands of one tick into one write (role `worker` only; see above). Default false. */
-  autoPipelining?: boolean;
 }
 
 export function retryDelay(times: number): number {
@@ -50,7 +50,7 @@ export function createRedis(o: RedisFactoryOptions): Redis {
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
   const byRole: Record<RedisRole, RedisOptions> = {
-    worker: { maxRetriesPerRequest: null, enableOfflineQueue: true, enableAutoPipelining: o.autoPipelining === true },
+    worker: { maxRetriesPerRequest: null, enableOfflineQueue: true },
     api: { maxRetriesPerRequest: 2, enableOfflineQueue: false, commandTimeout: 5000 },
     blocking: { maxRetriesPerRequest: null, enableOfflineQueue: true, blockingTimeout: o.blockingTimeoutMs ?? 10_000 },
   };

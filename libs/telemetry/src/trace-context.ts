@@ -149,11 +149,12 @@ export function withSpan<T>(span: Span, fn: () => T): T {
 }
 
 /**
- * Commands on `client` make no spans. For an auto-pipelined client (the worker's command
- * connection): its commands leave in one write per tick, sent from the async context of
- * whichever caller queued the tick's first command, so each command's ioredis span lands
- * under THAT caller's span — in a 5,000-task traced burst, 6,581 of the 6,593 checkpoint
- * and complete spans sat in another task's trace. The callers' own spans time their calls
+ * Commands on `client` make no spans. For a client whose calls serve many callers at once
+ * (the worker's command connection: one script call carries the checkpoints or completes
+ * of a whole turn, WriteBatch): a call is sent from the async context of whichever caller
+ * queued first, so its ioredis span would land under THAT caller's span — in a 5,000-task
+ * traced burst (then with auto-pipelining, which did the same per tick), 6,581 of the
+ * 6,593 checkpoint and complete spans sat in another task's trace. The callers' own spans time their calls
  * instead (the `submit` phase includes its checkpoint write; `send results` is its call).
  * Each command runs in a suppressed root context: no parent span to file it under, and
  * suppressed whatever the instrumentation's `requireParentSpan` says; the caller's

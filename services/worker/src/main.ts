@@ -30,9 +30,9 @@ async function main(): Promise<void> {
   const consumer = e.WORKER_ID ?? instanceId('worker', hostname());
   const logger = createLogger({ service: 'worker', level: e.LOG_LEVEL, base: { consumer } });
   const onError = (err: Error): void => logger.warn({ err: err.message }, 'redis connection error');
-  // Auto-pipelined: many tasks in flight issue many independent commands per tick (core
-  // redis.ts); so its commands cannot be told apart by task in a trace (untracedCommands).
-  const redis = untracedCommands(createRedis({ url: e.REDIS_URL, name: consumer, role: 'worker', onError, autoPipelining: true }));
+  // Its script calls carry many tasks' transitions at once (WriteBatch), so they cannot be
+  // told apart by task in a trace (untracedCommands).
+  const redis = untracedCommands(createRedis({ url: e.REDIS_URL, name: consumer, role: 'worker', onError }));
   const blockingRedis = createRedis({ url: e.REDIS_URL, name: `${consumer}:read`, role: 'blocking', blockingTimeoutMs: e.BLOCK_MS + 5000, onError });
   const provider = primaryProvider(e);
   const fallbacks = fallbackProviders(e);

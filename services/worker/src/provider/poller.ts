@@ -62,9 +62,13 @@ interface Watch {
   settle: (o: PollOutcome) => void;
 }
 
-/** FIFO of due watches; settled ones are skipped when taken. */
+/**
+ * FIFO of due watches; settled ones are skipped when taken. A taken slot is cleared at
+ * once: the array is compacted only now and then (past 1,024 taken), and until then a
+ * slot kept its watch reachable, and with it the watch's settled promise and solution.
+ */
 class DueQueue {
-  private items: Watch[] = [];
+  private items: (Watch | undefined)[] = [];
   private head = 0;
   get length(): number {
     return this.items.length - this.head;
@@ -74,7 +78,8 @@ class DueQueue {
   }
   shift(): Watch | undefined {
     while (this.head < this.items.length) {
-      const w = this.items[this.head++] as Watch;
+      const w = this.items[this.head] as Watch;
+      this.items[this.head++] = undefined;
       if (this.head > 1024 && this.head * 2 > this.items.length) {
         this.items = this.items.slice(this.head);
         this.head = 0;
