@@ -66,7 +66,9 @@ export async function reclaimStalled(o: ReclaimOptions): Promise<ReclaimReport> 
       const [next, entries, deleted = []] = reply;
       if (deleted.length) {
         report.deletedWhilePending += deleted.length;
-        o.logger.warn({ lane, ids: deleted.slice(0, 20), count: deleted.length }, 'pending entries whose payload was deleted; dropped from the PEL');
+        // Expected now and then: a cancel or an expiry deletes the delivery of its task
+        // (cancelTask.lua), and a dead worker may have held it. Counted in the report.
+        o.logger.info({ lane, ids: deleted.slice(0, 20), count: deleted.length }, 'pending entries whose payload was deleted (a cancelled or ended task, a trim); dropped from the PEL');
       }
       for (const [id, fields] of entries) {
         let decoded = fields ? decodeTaskEntry(fields) : { ok: false as const, reason: 'entry payload is gone' };
