@@ -28,7 +28,7 @@ import { sleep, useRedis } from '@solvestream/testkit';
 import { createLogger } from '@solvestream/core';
 import {
   decodeResultEntry, decodeTaskEntry, encodeTaskEntry, ensureWorkerGroups, flattenReadReply, keyspace, readTask,
-  Transitions, WORKERS_GROUP, type TaskEntry,
+  Transitions, WORKERS_GROUP, type ResultEntry, type TaskEntry,
 } from '@solvestream/contracts';
 import { Supervisor } from '../src/supervisor';
 import { removeIdleConsumers } from '../src/consumers';
@@ -141,21 +141,30 @@ test('B an entry whose priority does not match its lane, held by a dead worker, 
   assert.equal(pend.length, 0, 'nothing left pending');
 });
 
+/** A finished task's result as a worker would send it (`attempt`, solved with `token`, or failed). */
+const outcome = (taskId: string, attempt: number, token?: string): ResultEntry => (token
+  ? { taskId, outcome: 'solved', tenant: 't', type: 'turnstile', attempt, completedAt: Date.now(), solution: { token }, trace: {} }
+  : { taskId, outcome: 'failed', tenant: 't', type: 'turnstile', attempt, completedAt: Date.now(), errorCode: 'ERROR_CAPTCHA_UNSOLVABLE', errorMessage: 'deadline', trace: {} });
+
+/**
+ * What a worker does with whatever delivery is left in the lane once the projection
+ * has expired: read it, claim it and, if the claim lets it proceed, publish `result`.
+ * Returns whether it proceeded (it would have paid for a solve).
+ */
+async function solveWhatIsLeft(tr1: Transitions, consumer: string, result: ResultEntry): Promise<boolean> {
+  const [t] = await read(consumer);
+  const claim = t ? await tr1.claim({ entry: t.e, entryId: t.id, consumer, now: Date.now() }) : { proceed: false as const };
+  if (claim.proceed) await tr1.complete({ result: { ...result, attempt: t!.e.attempt }, priority: 'normal', entryId: t!.id, consumer, now: Date.now() });
+  return claim.proceed;
+}
+
 test('C1 a cancelled task whose lane entry outlives the projection TTL is not solved and published a second time', async () => {
   const tr1 = new Transitions(redis, ks, { resultTtlSeconds: 1 });
   await tr1.submit({ entry: entry('K'), now: Date.now() });
   const c = await tr1.cancel({ taskId: 'K', tenant: 't', reason: 'client cancelled', now: Date.now() });
   assert.equal(c.kind, 'done');
   await sleep(1_200); // projection TTL (a backlog in the lane outlives it)
-  const [t] = await read('w');
-  const claim = t ? await tr1.claim({ entry: t.e, entryId: t.id, consumer: 'w', now: Date.now() }) : { proceed: false as const, status: 'no delivery left' };
-  if (claim.proceed) {
-    await tr1.complete({
-      result: { taskId: 'K', outcome: 'solved', tenant: 't', type: 'turnstile', attempt: 1, completedAt: Date.now(), solution: { token: 'tok' }, trace: {} },
-      priority: 'normal', entryId: t!.id, consumer: 'w', now: Date.now(),
-    });
-  }
-  assert.equal(claim.proceed, false, 'a worker started (and paid for) a cancelled task');
+  assert.equal(await solveWhatIsLeft(tr1, 'w', outcome('K', 1, 'tok')), false, 'a worker started (and paid for) a cancelled task');
   assert.deepEqual(await resultsOf('K'), ['cancelled'], 'exactly one result');
 });
 
@@ -166,17 +175,9 @@ test('C2 an expired task whose lane entry outlives the projection TTL gets no se
   const x = await tr1.expire({ taskId: 'E', graceMs: 1_000, now: Date.now() }); // sweeper / read path
   assert.equal(x.kind, 'done');
   await sleep(1_200);
-  const [t] = await read('w');
-  const claim = t ? await tr1.claim({ entry: t.e, entryId: t.id, consumer: 'w', now: Date.now() }) : { proceed: false as const, status: 'no delivery left' };
-  if (claim.proceed) {
-    // solve.ts: past the deadline the worker completes `failed` (deadlineFailure)
-    await tr1.complete({
-      result: { taskId: 'E', outcome: 'failed', tenant: 't', type: 'turnstile', attempt: 1, completedAt: Date.now(), errorCode: 'ERROR_CAPTCHA_UNSOLVABLE', errorMessage: 'deadline', trace: {} },
-      priority: 'normal', entryId: t!.id, consumer: 'w', now: Date.now(),
-    });
-  }
-  const outs = await resultsOf('E');
-  assert.deepEqual(outs, ['failed'], 'exactly one terminal outcome');
+  // solve.ts: past the deadline the worker completes `failed` (deadlineFailure)
+  assert.equal(await solveWhatIsLeft(tr1, 'w', outcome('E', 1)), false);
+  assert.deepEqual(await resultsOf('E'), ['failed'], 'exactly one terminal outcome');
 });
 
 test('C3 a frozen worker completes first; the reclaimed delivery, claimed after the projection TTL, gets no second outcome', async () => {
@@ -187,22 +188,11 @@ test('C3 a frozen worker completes first; the reclaimed delivery, claimed after 
   await tr1.checkpoint({ taskId: 'F', provider: 'sim', providerTaskId: '77', attempt: 1, consumer: 'w0', now: Date.now() });
   await sleep(LEASE + 50); // w0 frozen past its lease
   await supervisor().tick(); // reclaimed: attempt 2 in the lane (behind a backlog)
-  const first = await tr1.complete({ // w0 wakes and publishes first: fine, first result wins
-    result: { taskId: 'F', outcome: 'solved', tenant: 't', type: 'turnstile', attempt: 1, completedAt: Date.now(), solution: { token: 'a' }, trace: {} },
-    priority: 'normal', entryId: t!.id, consumer: 'w0', now: Date.now(),
-  });
+  const first = await tr1.complete({ result: outcome('F', 1, 'a'), priority: 'normal', entryId: t!.id, consumer: 'w0', now: Date.now() }); // w0 wakes and publishes first: fine, first result wins
   assert.equal(first.published, true);
   await sleep(1_200);
-  const [t2] = await read('w2');
-  const claim = t2 ? await tr1.claim({ entry: t2.e, entryId: t2.id, consumer: 'w2', now: Date.now() }) : { proceed: false as const, status: 'none' };
-  if (claim.proceed) {
-    await tr1.complete({
-      result: { taskId: 'F', outcome: 'solved', tenant: 't', type: 'turnstile', attempt: 2, completedAt: Date.now(), solution: { token: 'b' }, trace: {} },
-      priority: 'normal', entryId: t2!.id, consumer: 'w2', now: Date.now(),
-    });
-  }
-  const outs = await resultsOf('F');
-  assert.deepEqual(outs, ['solved'], 'exactly one result');
+  assert.equal(await solveWhatIsLeft(tr1, 'w2', outcome('F', 2, 'b')), false);
+  assert.deepEqual(await resultsOf('F'), ['solved'], 'exactly one result');
 });
 
 test('C4 a frozen worker completes first while the later attempt waits in delayed; promoted after the projection TTL, it is not solved again', async () => {
@@ -217,18 +207,12 @@ test('C4 a frozen worker completes first while the later attempt waits in delaye
   await tr1.claim({ entry: t2!.e, entryId: t2!.id, consumer: 'w2', now: Date.now() });
   // attempt 2 meets a busy provider: its retry (attempt 3) waits in delayed
   await tr1.requeue({ entry: t2!.e, entryId: t2!.id, consumer: 'w2', mode: 'retry', reason: 'ERROR_NO_SLOT_AVAILABLE', maxFailures: 5, dueAt: Date.now() + 1_300, now: Date.now() });
-  const first = await tr1.complete({ // w0 wakes and publishes: first result wins
-    result: { taskId: 'H', outcome: 'solved', tenant: 't', type: 'turnstile', attempt: 1, completedAt: Date.now(), solution: { token: 'a' }, trace: {} },
-    priority: 'normal', entryId: t!.id, consumer: 'w0', now: Date.now(),
-  });
+  const first = await tr1.complete({ result: outcome('H', 1, 'a'), priority: 'normal', entryId: t!.id, consumer: 'w0', now: Date.now() }); // w0 wakes and publishes: first result wins
   assert.equal(first.published, true);
   assert.equal(await redis.zscore(ks.delayed, 'H'), null, 'the retry is gone with the outcome');
   await sleep(1_400); // the projection expired, the retry would be due
-  const sup = supervisor();
-  await sup.tick();
-  const [t3] = await read('w3');
-  const claim = t3 ? await tr1.claim({ entry: t3.e, entryId: t3.id, consumer: 'w3', now: Date.now() }) : { proceed: false as const, status: 'none' };
-  assert.equal(claim.proceed, false, 'a worker would solve (and pay for) it again');
+  await supervisor().tick(); // the retry's promotion, were it still there
+  assert.equal(await solveWhatIsLeft(tr1, 'w3', outcome('H', 3, 'c')), false, 'a worker would solve (and pay for) it again');
   assert.deepEqual(await resultsOf('H'), ['solved'], 'exactly one result');
 });
 
