@@ -26,8 +26,8 @@
 import { createNoopMeter, type Attributes, type Counter, type Meter, type MeterProvider, type MetricOptions } from '@opentelemetry/api';
 import { OTLPTraceExporter as OtlpGrpc } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as OtlpJson } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OtlpProto } from '@opentelemetry/exporter-trace-otlp-proto';
 import { BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { protobufSpanExporter } from './otlp-proto';
 
 /** The standard variables, as strings from the environment (register.ts reads them). */
 export interface ExportSetting {
@@ -73,7 +73,8 @@ function exporterFor(s: ExportSetting): SpanExporter {
   if (name !== 'otlp') throw new Error(`OTEL_TRACES_EXPORTER "${s.exporter}" is not one of otlp, console (or none: tracing off)`);
   const protocol = (s.protocol || 'http/protobuf').trim().toLowerCase();
   switch (protocol) {
-    case 'http/protobuf': return new OtlpProto();
+    // The SDK's exporter with our encoder (otlp-proto.ts: the same bytes, a fraction of the CPU).
+    case 'http/protobuf': return protobufSpanExporter();
     case 'http/json': return new OtlpJson();
     case 'grpc': return new OtlpGrpc();
     default:
