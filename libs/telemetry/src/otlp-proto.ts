@@ -16,12 +16,11 @@
  * of the exporter (endpoint, headers, timeout, compression, retries from the standard
  * variables) is the SDK's `createOtlpHttpExportDelegate`, as `OTLPTraceExporter` uses it.
  */
-import type { HrTime } from '@opentelemetry/api';
+import type { HrTime, Link, SpanContext } from '@opentelemetry/api';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
 import { ProtobufTraceSerializer, TraceExporterMetricsHelper, type ISerializer, type IExportTraceServiceResponse } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, SpanExporter, TimedEvent } from '@opentelemetry/sdk-trace';
-import type { Link } from '@opentelemetry/api';
 
 /** Strings up to this many UTF-16 units are written by the JavaScript loop when ASCII. */
 const SHORT_STRING = 48;
@@ -277,9 +276,8 @@ function event(w: Writer, e: TimedEvent): void {
   w.close(at);
 }
 
-function link(w: Writer, l: Link): void {
-  const at = w.open();
-  const c = l.context;
+/** Fields 1–3 of a Span and of a Link alike: trace_id, span_id, trace_state (when set). */
+function contextFields(w: Writer, c: SpanContext): void {
   w.tag(1, 2);
   w.hexId(c.traceId);
   w.tag(2, 2);
@@ -289,6 +287,12 @@ function link(w: Writer, l: Link): void {
     w.tag(3, 2);
     w.string(state);
   }
+}
+
+function link(w: Writer, l: Link): void {
+  const at = w.open();
+  const c = l.context;
+  contextFields(w, c);
   attributes(w, l.attributes, 4);
   w.tag(5, 0);
   w.varint(l.droppedAttributesCount || 0);
@@ -300,15 +304,7 @@ function link(w: Writer, l: Link): void {
 function span(w: Writer, s: ReadableSpan): void {
   const at = w.open();
   const ctx = s.spanContext();
-  w.tag(1, 2);
-  w.hexId(ctx.traceId);
-  w.tag(2, 2);
-  w.hexId(ctx.spanId);
-  const state = ctx.traceState?.serialize();
-  if (state) {
-    w.tag(3, 2);
-    w.string(state);
-  }
+  contextFields(w, ctx);
   const parent = s.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, 2);
