@@ -414,6 +414,9 @@ export function serializeSpans(spans: readonly ReadableSpan[], sizeHint = 64 * 1
   return w.finish();
 }
 
+/** The largest first buffer a request starts with, bytes (a full default batch of 2,048 spans is ≈ 0.6–1 MB). */
+const MAX_SIZE_HINT = 4 * 1024 * 1024;
+
 /**
  * The SDK's serializer interface: our request encoding, the SDK's response decoding.
  * Each request starts with a buffer the size of the one before (a batch is usually the
@@ -424,7 +427,8 @@ export function spanSerializer(): ISerializer<ReadableSpan[], IExportTraceServic
   return {
     serializeRequest: (spans) => {
       const bytes = serializeSpans(spans, lastSize);
-      lastSize = bytes.length;
+      // Capped: one huge batch must not make every later request start that large.
+      lastSize = Math.min(bytes.length, MAX_SIZE_HINT);
       return bytes;
     },
     deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
