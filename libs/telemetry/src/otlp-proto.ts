@@ -106,17 +106,27 @@ class Writer {
     this.pos += bytes.length;
   }
 
-  /** A trace or span id given in hex, as bytes. */
+  /**
+   * A trace or span id given in hex, as bytes. Buffer's hex decoder is used only on hex:
+   * on other characters it stops (ASCII) or reads the low byte (above U+00FF), where the
+   * SDK's converter maps every character; a link's context is not checked by the tracer.
+   */
   hexId(hex: string): void {
     const n = hex.length >>> 1;
     this.varint(n);
     this.ensure(n);
-    // Buffer stops at the first character that is not hex; the SDK's converter does not.
-    if (this.buf.write(hex, this.pos, n, 'hex') === n) this.pos += n;
+    if (HEX.test(hex) && this.buf.write(hex, this.pos, n, 'hex') === n) this.pos += n;
     else for (let i = 0; i < n; i++) this.buf[this.pos++] = (hexDigit(hex.charCodeAt(2 * i)) << 4) | hexDigit(hex.charCodeAt(2 * i + 1));
   }
 
   string(s: string): void {
+    // Not a string (a JavaScript caller's span name or tracer version): the SDK's writer
+    // encodes a value without a length as the empty string; so do we, instead of throwing
+    // and losing the whole batch.
+    if (typeof s !== 'string') {
+      this.varint(0);
+      return;
+    }
     const n = s.length;
     if (n <= SHORT_STRING) {
       this.ensure(n + 1);
@@ -138,10 +148,17 @@ class Writer {
   private nativeString(s: string): void {
     // Lone surrogates become U+FFFD here as in TextEncoder, so the lengths agree.
     const len = Buffer.byteLength(s, 'utf8');
+    const start = this.pos;
     this.varint(len);
     this.ensure(len);
-    this.buf.write(s, this.pos, len, 'utf8');
-    this.pos += len;
+    if (this.buf.write(s, this.pos, len, 'utf8') === len) {
+      this.pos += len;
+      return;
+    }
+    // Never seen (Node's byteLength and write agree, lone surrogates included); if a
+    // runtime ever disagreed, no byte of the buffer's old content may go out.
+    this.pos = start;
+    this.bytes(new TextEncoder().encode(s));
   }
 
   /** Reserves the length byte of a length-delimited field; returns where it is. */
@@ -175,6 +192,8 @@ class Writer {
     return this.buf.subarray(0, this.pos);
   }
 }
+
+const HEX = /^[0-9a-fA-F]*$/;
 
 function hexDigit(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;

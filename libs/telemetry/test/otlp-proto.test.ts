@@ -18,10 +18,10 @@ function sdkBytes(spans: ReadableSpan[]): Buffer {
 }
 
 /** A provider of its own (one resource each), its spans collected in memory. */
-function provider(attributes: Record<string, string>, limits: { attributeCountLimit?: number; eventCountLimit?: number; linkCountLimit?: number } = {}) {
+function provider(attributes: Record<string, string>, limits: { attributeCountLimit?: number; eventCountLimit?: number; linkCountLimit?: number } = {}, schemaUrl?: string) {
   const memory = new tracing.InMemorySpanExporter();
   const p = new tracing.BasicTracerProvider({
-    resource: resources.resourceFromAttributes(attributes),
+    resource: resources.resourceFromAttributes(attributes, schemaUrl ? { schemaUrl } : undefined),
     spanProcessors: [new tracing.SimpleSpanProcessor(memory)],
     spanLimits: limits,
   });
@@ -32,7 +32,7 @@ const LONG_ASCII = 'https://shop.example.com/login?n=1&ref=' + 'x'.repeat(200);
 const LONG_UTF8 = 'Ünïcödé ✓ 验证码 ' + 'é'.repeat(100) + ' 🧩';
 
 function manySpans(): ReadableSpan[] {
-  const a = provider({ 'service.name': 'producer', 'service.instance.id': 'ünï-1' });
+  const a = provider({ 'service.name': 'producer', 'service.instance.id': 'ünï-1' }, {}, 'https://opentelemetry.io/schemas/1.28.0');
   const b = provider({ 'service.name': 'worker' }, { attributeCountLimit: 3, eventCountLimit: 1, linkCountLimit: 1 });
   const t1 = a.tracer('solvestream', '1.2.3', 'https://opentelemetry.io/schemas/1.30.0');
   const t2 = a.tracer('@opentelemetry/instrumentation-http');
@@ -95,18 +95,38 @@ test('a batch past 2 MB (four-byte lengths on the resource and scope) matches, a
   assert.ok(ours.length > 2 ** 21);
   assert.ok(ours.equals(sdkBytes(spans)));
 
-  // Bytes and key-value lists (other exporters' instrumentations can set them), NaN, a
-  // non-hex id, and a scope with attributes: ReadableSpans made by hand.
+  // Bytes and key-value lists (other exporters' instrumentations can set them), NaN,
+  // null and empty values, ids that are not hex (ASCII, above U+00FF), of odd length or
+  // upper case, a name that is not a string, and a scope with attributes: made by hand.
   const base = spans[0] as ReadableSpan;
   const odd: ReadableSpan = {
     ...base,
-    name: 'hand-made',
+    name: 42 as never,
     spanContext: () => ({ traceId: 'zz'.repeat(16), spanId: '0123456789ABCDEF', traceFlags: 0 }),
-    attributes: { bytes: new Uint8Array([0, 1, 255]) as never, nested: { k: 'v', n: 2, deeper: { ok: true }, list: ['x', 1] } as never, nan: NaN, neg: -(2 ** 63), over: 2 ** 63 },
-    instrumentationScope: { name: 'scoped', version: '2', attributes: { 'scope.attr': 'yes' }, droppedAttributesCount: 2 } as ReadableSpan['instrumentationScope'],
-    events: [], links: [],
+    attributes: {
+      bytes: new Uint8Array([0, 1, 255]) as never, none: new Uint8Array(0) as never, nested: { k: 'v', n: 2, deeper: { ok: true }, list: ['x', 1], nothing: null } as never,
+      empty_list: [], empty_kv: {} as never, nan: NaN, neg: -(2 ** 63), over: 2 ** 63, nul: null as never, undef: undefined,
+      surrogates: 'x'.repeat(60) + '\ud800' + 'é'.repeat(10) + '\udfff',
+    },
+    links: [
+      { context: { traceId: 'İ'.repeat(32), spanId: '\u0661'.repeat(16), traceFlags: 1 } },
+      { context: { traceId: 'abc'.repeat(11), spanId: '0123456789abcde', traceFlags: 1 } },
+    ],
+    instrumentationScope: { name: 'scoped', version: 7 as never, attributes: { 'scope.attr': 'yes' }, droppedAttributesCount: 2 } as ReadableSpan['instrumentationScope'],
+    events: [],
   };
   assert.ok(Buffer.from(serializeSpans([odd, base])).equals(sdkBytes([odd, base])));
+
+  // Every string length up to 5,000, ASCII and not, from first buffers of 1 and 2 KB: the
+  // buffer grows inside a string, an id and a length that has to move its field.
+  const one = (p.spans()[0] as ReadableSpan);
+  for (let length = 0; length <= 5000; length++) {
+    for (const ch of ['x', 'é']) {
+      const s = [{ ...one, spanContext: () => one.spanContext(), name: ch.repeat(length % 60), attributes: { k: ch.repeat(length) } }];
+      const expected = sdkBytes(s);
+      for (const hint of [1024, 2048]) assert.ok(Buffer.from(serializeSpans(s, hint)).equals(expected), `length ${length} of ${ch}, first buffer ${hint}`);
+    }
+  }
 });
 
 test('the serializer sizes each request by the one before and decodes responses as the SDK does', () => {
