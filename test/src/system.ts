@@ -128,9 +128,14 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     await sim.stop();
   };
   try {
+    // In this order, each on a port it has bound before the next starts: a port from
+    // freePort() is free only until someone binds it, and a worker's ops server binds an
+    // ephemeral one (OPS_PORT=0) that the kernel may pick from the ports just released.
+    // (In parallel, a worker's ops server once took the producer's port, and the test's
+    // POSTs met its 405.)
+    await waitHttp(`http://127.0.0.1:${apiPort}/health/ready`, producer, 20_000, 'producer');
+    for (let i = 0; i < (o.supervisors ?? 0); i++) await addSupervisor();
     await Promise.all(Array.from({ length: o.workers ?? 2 }, () => addWorker()));
-    await Promise.all(Array.from({ length: o.supervisors ?? 0 }, () => addSupervisor()));
-    await waitHttp(`http://127.0.0.1:${apiPort}/health/ready`, producer);
   } catch (err) {
     await stop();
     throw err;
@@ -152,12 +157,21 @@ export async function startSystem(o: SystemOptions): Promise<System> {
   };
 }
 
-/** Waits until `url` answers 2xx; fails early with the process's last lines if it exits. */
-export async function waitHttp(url: string, proc: ServiceProcess, timeoutMs = 20_000): Promise<void> {
+/**
+ * Waits until `url` answers 2xx — from `service` when given (the body's `service` field:
+ * proof that the port is that process's and not another's) —; fails early with the
+ * process's last lines if it exits.
+ */
+export async function waitHttp(url: string, proc: ServiceProcess, timeoutMs = 20_000, service?: string): Promise<void> {
   await waitFor(`${proc.name} at ${url}`, async () => {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
       throw new Error(`${proc.name} exited: ${proc.lines.slice(-10).join('\n')}`);
     }
-    return (await fetch(url)).ok;
+    const res = await fetch(url);
+    if (!res.ok) return false;
+    if (service === undefined) return true;
+    const body = (await res.json()) as { service?: string };
+    if (body.service !== service) throw new Error(`${url} is answered by ${body.service ?? 'another process'}, not ${service}`);
+    return true;
   }, { timeoutMs, intervalMs: 100 });
 }
