@@ -107,15 +107,16 @@ class Writer {
   }
 
   /**
-   * A trace or span id given in hex, as bytes. Buffer's hex decoder is used only on hex:
-   * on other characters it stops (ASCII) or reads the low byte (above U+00FF), where the
-   * SDK's converter maps every character; a link's context is not checked by the tracer.
+   * A trace or span id given in hex, as bytes. Buffer's hex decoder is used only on ASCII
+   * (its byte length is its length): there it stops at a character that is not hex (and
+   * the SDK's conversion takes over), while above U+00FF it would read the low byte where
+   * the SDK's converter maps every character; a link's context is not checked by the tracer.
    */
   hexId(hex: string): void {
     const n = hex.length >>> 1;
     this.varint(n);
     this.ensure(n);
-    if (HEX.test(hex) && this.buf.write(hex, this.pos, n, 'hex') === n) this.pos += n;
+    if (Buffer.byteLength(hex, 'utf8') === hex.length && this.buf.write(hex, this.pos, n, 'hex') === n) this.pos += n;
     else for (let i = 0; i < n; i++) this.buf[this.pos++] = (hexDigit(hex.charCodeAt(2 * i)) << 4) | hexDigit(hex.charCodeAt(2 * i + 1));
   }
 
@@ -192,8 +193,6 @@ class Writer {
     return this.buf.subarray(0, this.pos);
   }
 }
-
-const HEX = /^[0-9a-fA-F]*$/;
 
 function hexDigit(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
