@@ -245,15 +245,10 @@ function anyValue(w: Writer, value: unknown): void {
     }
     w.close(array);
   } else if (t === 'object' && value !== null) {
+    // A KeyValueList is a list of KeyValue in its field 1, as attributes are.
     w.tag(6, 2);
     const list = w.open();
-    for (const k in value as Record<string, unknown>) {
-      if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
-      w.tag(1, 2);
-      const kv = w.open();
-      keyValue(w, k, (value as Record<string, unknown>)[k]);
-      w.close(kv);
-    }
+    attributes(w, value as Record<string, unknown>, 1);
     w.close(list);
   }
 }
