@@ -9,7 +9,7 @@
  * lease than the workers' renewal period would reclaim live tasks).
  */
 import { join, resolve } from 'node:path';
-import { freePort, spawnService, waitFor, type ServiceProcess } from '@solvestream/testkit';
+import { spawnService, waitFor, type ServiceProcess } from '@solvestream/testkit';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 export const serviceEntry = (name: string): string => join(ROOT, 'services', name, 'dist', 'src', 'main.js');
@@ -66,21 +66,24 @@ const maybe = (name: string, v: number | undefined): Record<string, string> => (
 export async function startSystem(o: SystemOptions): Promise<System> {
   const prefix = o.keyPrefix ?? 'ss';
   const shared = { ...maybe('LEASE_MS', o.leaseMs), ...maybe('MAX_FAILURES', o.maxFailures) };
-  const simPort = await freePort();
-  const simUrl = `http://127.0.0.1:${simPort}`;
+  // Every listening service binds port 0 itself and its address is read from its
+  // `listening` line: a port from freePort() is free only until someone else binds it (a
+  // worker's ops server, on an ephemeral port, once took the producer's, and e2e's POSTs
+  // met its 405).
   const sim = spawnService({
     name: 'provider-sim',
     entry: serviceEntry('provider-sim'),
-    env: { PORT: String(simPort), HOST: '127.0.0.1', SIM_LATENCY_SCALE: '0.01', SIM_UNSOLVABLE_RATE: '0', LOG_LEVEL: 'warn', ...o.simEnv },
+    env: { PORT: '0', HOST: '127.0.0.1', SIM_LATENCY_SCALE: '0.01', SIM_UNSOLVABLE_RATE: '0', LOG_LEVEL: 'warn', ...o.simEnv },
   });
+  const simUrl = await listeningUrl(sim);
   await waitHttp(`${simUrl}/health`, sim);
 
-  const apiPort = await freePort();
   const producer = spawnService({
     name: 'producer',
     entry: serviceEntry('producer'),
-    env: { REDIS_URL: o.redisUrl, PORT: String(apiPort), HOST: '127.0.0.1', KEY_PREFIX: prefix, ...o.producerEnv },
+    env: { REDIS_URL: o.redisUrl, PORT: '0', HOST: '127.0.0.1', KEY_PREFIX: prefix, LOG_LEVEL: 'info', ...o.producerEnv },
   });
+  const apiUrl = await listeningUrl(producer);
   let n = 0;
   const workers: ServiceProcess[] = [];
   const addWorker = async (name = `worker-${++n}`, env: Record<string, string> = {}): Promise<ServiceProcess> => {
@@ -104,20 +107,20 @@ export async function startSystem(o: SystemOptions): Promise<System> {
   const supervisors: ServiceProcess[] = [];
   const supervisorUrls: string[] = [];
   const addSupervisor = async (name = `supervisor-${++s}`): Promise<ServiceProcess> => {
-    const port = await freePort();
     const p = spawnService({
       name,
       entry: serviceEntry('supervisor'),
       env: {
-        REDIS_URL: o.redisUrl, KEY_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info',
+        REDIS_URL: o.redisUrl, KEY_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info',
         ...shared,
         ...maybe('SUPERVISOR_INTERVAL_MS', o.supervisorIntervalMs),
         ...o.supervisorEnv,
       },
     });
     supervisors.push(p);
-    supervisorUrls.push(`http://127.0.0.1:${port}`);
-    await waitHttp(`http://127.0.0.1:${port}/health/ready`, p);
+    const url = await listeningUrl(p);
+    supervisorUrls.push(url);
+    await waitHttp(`${url}/health/ready`, p);
     return p;
   };
   const all = (): ServiceProcess[] => [sim, producer, ...workers, ...supervisors];
@@ -128,20 +131,17 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     await sim.stop();
   };
   try {
-    // In this order, each on a port it has bound before the next starts: a port from
-    // freePort() is free only until someone binds it, and a worker's ops server binds an
-    // ephemeral one (OPS_PORT=0) that the kernel may pick from the ports just released.
-    // (In parallel, a worker's ops server once took the producer's port, and the test's
-    // POSTs met its 405.)
-    await waitHttp(`http://127.0.0.1:${apiPort}/health/ready`, producer, 20_000, 'producer');
-    for (let i = 0; i < (o.supervisors ?? 0); i++) await addSupervisor();
-    await Promise.all(Array.from({ length: o.workers ?? 2 }, () => addWorker()));
+    await waitHttp(`${apiUrl}/health/ready`, producer, 20_000, 'producer');
+    await Promise.all([
+      ...Array.from({ length: o.workers ?? 2 }, () => addWorker()),
+      ...Array.from({ length: o.supervisors ?? 0 }, () => addSupervisor()),
+    ]);
   } catch (err) {
     await stop();
     throw err;
   }
   return {
-    apiUrl: `http://127.0.0.1:${apiPort}`,
+    apiUrl,
     simUrl,
     redisUrl: o.redisUrl,
     keyPrefix: prefix,
@@ -155,6 +155,14 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     all,
     stop,
   };
+}
+
+/** The address a service logged in its `{"msg":"listening","url":…}` line (it bound PORT=0). */
+export async function listeningUrl(proc: ServiceProcess, timeoutMs = 20_000): Promise<string> {
+  const line = await proc.waitForLine(/"msg":"listening"/, timeoutMs);
+  const url = (JSON.parse(line.slice(line.indexOf('{'))) as { url?: unknown }).url;
+  if (typeof url !== 'string') throw new Error(`${proc.name}: no url in its listening line: ${line}`);
+  return url;
 }
 
 /**

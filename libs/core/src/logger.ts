@@ -37,6 +37,16 @@ export function createLogger(o: LoggerFactoryOptions): Logger {
   return o.destination ? pino(options, o.destination) : pino(options);
 }
 
+/**
+ * The `{"msg":"listening","url":…}` line: launchers and the system tests read a service's
+ * address from it (it may have bound PORT=0, any free port). Printed at info whatever the
+ * configured level — at `warn` it is then the one info line — as the provider simulator
+ * prints its own.
+ */
+export function logListening(logger: Logger, fields: { url: string } & Record<string, unknown>): void {
+  (logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' })).info(fields, 'listening');
+}
+
 /** Replaces every occurrence of each secret (longer than 3 chars) in `text` with [REDACTED]. */
 export function scrubSecrets(text: string, secrets: readonly (string | undefined)[]): string {
   let out = text;

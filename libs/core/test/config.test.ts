@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, env, parseEnv, scrubSecrets, createLogger } from '../src';
+import { ConfigError, env, parseEnv, scrubSecrets, createLogger, logListening } from '../src';
 import { Writable } from 'node:stream';
 
 const schema = {
@@ -44,4 +44,17 @@ test('logger redacts secret fields; scrubSecrets removes keys from free text', a
     scrubSecrets('GET https://p/in.php?key=abcd1234&json=1 {"clientKey":"zz"} abcd1234', ['abcd1234']),
     'GET https://p/in.php?key=[REDACTED]&json=1 {"clientKey":"[REDACTED]"} [REDACTED]',
   );
+});
+
+test('the listening line is printed at any level (launchers read the address from it); other info lines are not', () => {
+  const lines: string[] = [];
+  const dest = new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } });
+  const log = createLogger({ service: 't', level: 'warn', destination: dest });
+  log.info('quiet');
+  logListening(log, { url: 'http://127.0.0.1:41234', partition: 'p0' });
+  assert.equal(lines.length, 1);
+  const line = JSON.parse(lines[0] as string) as Record<string, unknown>;
+  assert.deepEqual([line.msg, line.url, line.level, line.service], ['listening', 'http://127.0.0.1:41234', 'info', 't']);
+  log.info('still quiet');
+  assert.equal(lines.length, 1);
 });

@@ -21,7 +21,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Admission, keyspace, Transitions } from '@solvestream/contracts';
 import { createRegistry, registerStreamMetrics, telemetryHandle } from '@solvestream/telemetry';
-import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal, parseEnv, type Logger } from '@solvestream/core';
+import { ConfigError, createLogger, createRedis, instanceId, logListening, onShutdownSignal, parseEnv, type Logger } from '@solvestream/core';
 import { buildApp } from './app';
 import { PRODUCER_ENV } from './config';
 import { keepLanesReady } from './lanes';
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
 
   await app.listen({ port: config.PORT, host: config.HOST });
   const { port } = app.server.address() as AddressInfo;
-  logger.info({ url: `http://${config.HOST}:${port}`, partition: keys.partition, prefix: keys.prefix }, 'listening');
+  logListening(logger, { url: `http://${config.HOST}:${port}`, partition: keys.partition, prefix: keys.prefix });
   void warnIfOpen(tenants, logger, config.AUTH_REQUIRED);
 }
 

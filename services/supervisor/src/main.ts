@@ -5,7 +5,7 @@
 import './telemetry';
 import { hostname } from 'node:os';
 import { keyspace, Transitions } from '@solvestream/contracts';
-import { ConfigError, createLogger, createRedis, instanceId, onShutdownSignal, parseEnv } from '@solvestream/core';
+import { ConfigError, createLogger, createRedis, instanceId, logListening, onShutdownSignal, parseEnv } from '@solvestream/core';
 import { SUPERVISOR_ENV } from './config';
 import { Supervisor } from './supervisor';
 import { DEFAULT_THRESHOLDS, ModeController } from './mode';
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   });
   await supervisor.start();
   const url = await ops.listen({ port: e.PORT, host: e.HOST });
-  logger.info({ url, leaseMs: e.LEASE_MS, intervalMs: e.SUPERVISOR_INTERVAL_MS }, 'listening');
+  logListening(logger, { url, leaseMs: e.LEASE_MS, intervalMs: e.SUPERVISOR_INTERVAL_MS });
 }
 
 main().catch((err: unknown) => {
