@@ -81,7 +81,7 @@ export async function startSystem(o: SystemOptions): Promise<System> {
   const producer = spawnService({
     name: 'producer',
     entry: serviceEntry('producer'),
-    env: { REDIS_URL: o.redisUrl, PORT: '0', HOST: '127.0.0.1', KEY_PREFIX: prefix, LOG_LEVEL: 'info', ...o.producerEnv },
+    env: { REDIS_URL: o.redisUrl, PORT: '0', HOST: '127.0.0.1', KEY_PREFIX: prefix, ...o.producerEnv },
   });
   const apiUrl = await listeningUrl(producer);
   let n = 0;
