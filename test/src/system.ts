@@ -75,15 +75,21 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     entry: serviceEntry('provider-sim'),
     env: { PORT: '0', HOST: '127.0.0.1', SIM_LATENCY_SCALE: '0.01', SIM_UNSOLVABLE_RATE: '0', LOG_LEVEL: 'warn', ...o.simEnv },
   });
-  const simUrl = await listeningUrl(sim);
-  await waitHttp(`${simUrl}/health`, sim);
+  let simUrl: string;
+  try {
+    simUrl = await listeningUrl(sim);
+    await waitHttp(`${simUrl}/health`, sim);
+  } catch (err) {
+    await sim.stop();
+    throw err;
+  }
 
   const producer = spawnService({
     name: 'producer',
     entry: serviceEntry('producer'),
     env: { REDIS_URL: o.redisUrl, PORT: '0', HOST: '127.0.0.1', KEY_PREFIX: prefix, ...o.producerEnv },
   });
-  const apiUrl = await listeningUrl(producer);
+  let apiUrl = '';
   let n = 0;
   const workers: ServiceProcess[] = [];
   const addWorker = async (name = `worker-${++n}`, env: Record<string, string> = {}): Promise<ServiceProcess> => {
@@ -131,6 +137,8 @@ export async function startSystem(o: SystemOptions): Promise<System> {
     await sim.stop();
   };
   try {
+    // Inside the try: a producer that never says where it listens is stopped with the rest.
+    apiUrl = await listeningUrl(producer);
     await waitHttp(`${apiUrl}/health/ready`, producer, 20_000, 'producer');
     await Promise.all([
       ...Array.from({ length: o.workers ?? 2 }, () => addWorker()),
